@@ -1,0 +1,33 @@
+//! Types shared by several API groups: object references, artifacts, and the status fields
+//! every Weir object has.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A reference to a Secret in the same namespace as the referring object.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct LocalObjectReference {
+    /// Name of the referent.
+    pub name: String,
+}
+
+/// The output of a source reconcile: a tar.gz archive in the controller's storage.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    /// Path of the artifact relative to the storage root:
+    /// `<kind>/<namespace>/<name>/<commit>.tar.gz`.
+    pub path: String,
+    /// HTTP address where the artifact can be downloaded.
+    pub url: String,
+    /// Human-readable identifier of the source content, for Git `<branch>@sha1:<commit>`.
+    pub revision: String,
+    /// Digest of the artifact file, `sha256:<hex>`. Consumers verify it before use.
+    pub digest: String,
+    /// Size of the artifact file in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// When the artifact was last written.
+    pub last_update_time: Time,
+}

@@ -1,0 +1,128 @@
+//! Benchmarks that compare Weir with the reference tool in the same run and print ratios.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::util::{self, workspace_root};
+
+#[derive(Subcommand, Clone, Copy)]
+pub enum Which {
+    /// source-controller's fetch + package of a 5,000-file repository versus
+    /// `git clone --depth 1` + `tar czf`.
+    Source,
+}
+
+pub fn run(which: Which) -> anyhow::Result<()> {
+    match which {
+        Which::Source => source(),
+    }
+}
+
+/// Wall time and peak RSS of one command, from GNU time.
+struct Measure {
+    seconds: f64,
+    peak_kib: u64,
+}
+
+fn measure(cmd: &mut Command) -> anyhow::Result<Measure> {
+    let report = tempfile_path("time")?;
+    let mut wrapped = Command::new("/usr/bin/time");
+    wrapped.arg("-f").arg("%e %M").arg("-o").arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let start = Instant::now();
+    let out = wrapped.output().context("running /usr/bin/time")?;
+    let wall = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let peak_kib = text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Measure { seconds: wall, peak_kib })
+}
+
+fn tempfile_path(tag: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("weir-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir.join(tag))
+}
+
+fn make_repo(dir: &Path, files: usize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    util::run(Command::new("git").args(["init", "-q", "-b", "main"]).arg(dir))?;
+    for i in 0..files {
+        let sub = dir.join(format!("apps/team-{:02}/svc-{:03}", i % 50, i / 50));
+        std::fs::create_dir_all(&sub)?;
+        let body = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-{i}\n  namespace: team-{t:02}\ndata:\n  index: \"{i}\"\n  payload: \"{p}\"\n",
+            t = i % 50,
+            p = "x".repeat(200 + (i * 37) % 800)
+        );
+        std::fs::write(sub.join(format!("cm-{i}.yaml")), body)?;
+    }
+    util::run(Command::new("git").current_dir(dir).args(["add", "-A"]))?;
+    util::run(
+        Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=bench", "-c", "user.email=bench@weir.dev", "commit", "-q", "-m", "bench"]),
+    )
+}
+
+fn source() -> anyhow::Result<()> {
+    util::ensure_debian_packages(&["time"])?;
+    let root = workspace_root();
+    util::run(Command::new(env!("CARGO")).current_dir(&root).args(["build", "--release", "--package", "source-controller", "--bins"]))?;
+    let fetch_once = root.join("target/release/weir-fetch-once");
+    let work = tempfile_path("source")?;
+    let _ = std::fs::remove_dir_all(&work);
+    let repo = work.join("repo");
+    make_repo(&repo, 5000)?;
+    let url = format!("file://{}", repo.display());
+    const RUNS: usize = 5;
+    let mut weir_first = Vec::new();
+    let mut weir_again = Vec::new();
+    let mut git = Vec::new();
+    for run in 0..RUNS {
+        let cache = work.join(format!("cache-{run}"));
+        let storage = work.join(format!("storage-{run}"));
+        let weir = |_: ()| {
+            measure(
+                Command::new(&fetch_once)
+                    .args(["--url", &url, "--branch", "main"])
+                    .arg("--cache")
+                    .arg(&cache)
+                    .arg("--storage")
+                    .arg(&storage),
+            )
+        };
+        weir_first.push(weir(())?);
+        weir_again.push(weir(())?);
+        let clone = work.join(format!("clone-{run}"));
+        let script = format!(
+            "git clone -q --depth 1 --branch main {url} {c} && tar czf {c}.tar.gz --exclude=.git -C {c} .",
+            c = clone.display()
+        );
+        git.push(measure(Command::new("sh").args(["-c", &script]))?);
+    }
+    let median = |v: &mut Vec<Measure>| {
+        v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let peak = v.iter().map(|m| m.peak_kib).max().unwrap_or(0);
+        (v[v.len() / 2].seconds, peak)
+    };
+    let (t_first, m_first) = median(&mut weir_first);
+    let (t_again, m_again) = median(&mut weir_again);
+    let (t_git, m_git) = median(&mut git);
+    println!("bench source: 5,000-file repository, {RUNS} runs, medians (peak RSS is the max over runs)");
+    println!("  weir first fetch + package : {t_first:>7.3}s  {:>7.1} MiB", m_first as f64 / 1024.0);
+    println!("  weir unchanged re-fetch    : {t_again:>7.3}s  {:>7.1} MiB", m_again as f64 / 1024.0);
+    println!("  git clone --depth 1 + tar  : {t_git:>7.3}s  {:>7.1} MiB (largest process)", m_git as f64 / 1024.0);
+    println!("  ratio first fetch / git    : {:.2}x time", t_first / t_git);
+    println!("  ratio re-fetch / git       : {:.2}x time", t_again / t_git);
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `cargo xtask test`: installs what the tests need, starts the control plane (unless
+//! `USE_EXISTING_CLUSTER=true`), builds the controller binaries, runs every test in the
+//! workspace, and tears down.
+
+use std::process::Command;
+
+use anyhow::bail;
+
+use crate::cluster;
+use crate::util::{self, workspace_root};
+
+/// Debian packages the integration tests use: OpenSSH's server for the SSH Git server, curl
+/// for health checks, openssl for test certificates.
+const TEST_PACKAGES: &[&str] = &["openssh-server", "openssh-client", "curl", "openssl", "git"];
+
+pub fn run(extra: &[String]) -> anyhow::Result<()> {
+    util::ensure_debian_packages(TEST_PACKAGES)?;
+    let existing = std::env::var("USE_EXISTING_CLUSTER").is_ok_and(|v| v == "true");
+    let kubeconfig = if existing {
+        match std::env::var_os("KUBECONFIG") {
+            Some(k) => std::path::PathBuf::from(k),
+            None => bail!("USE_EXISTING_CLUSTER=true needs KUBECONFIG"),
+        }
+    } else {
+        cluster::up()?
+    };
+    let result = run_tests(&kubeconfig, extra);
+    if !existing {
+        if let Err(e) = cluster::down() {
+            eprintln!("xtask: tearing down the control plane failed: {e}");
+        }
+    }
+    result
+}
+
+fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
+    let root = workspace_root();
+    util::run(Command::new(env!("CARGO")).current_dir(&root).args(["build", "--package", "source-controller", "--bins"]))?;
+    let bin_dir = root.join("target/debug");
+    util::run(
+        Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["test", "--workspace"])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("WEIR_BIN_DIR", &bin_dir),
+    )
+}
