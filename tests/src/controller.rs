@@ -1,0 +1,120 @@
+//! A controller process under test: the real binary built by `cargo xtask test`
+//! (`WEIR_BIN_DIR`), its own storage folder and ports, watching only objects labelled for
+//! this test. Killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The label every test object carries so that only its own controller reconciles it.
+pub const TEST_LABEL: &str = "weir.dev/test";
+
+/// Path of a workspace binary.
+pub fn binary(name: &str) -> PathBuf {
+    let dir = std::env::var_os("WEIR_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        crate::cluster::workspace_root().join("target/debug")
+    });
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not found: build it first (`cargo xtask test` does)", path.display());
+    path
+}
+
+/// A running source-controller.
+pub struct SourceController {
+    child: Option<Child>,
+    /// Storage root.
+    pub storage: PathBuf,
+    /// `host:port` of the artifact server.
+    pub storage_addr: String,
+    /// `host:port` of metrics and health.
+    pub metrics_addr: String,
+    log: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Options for starting a source-controller.
+pub struct Options<'a> {
+    /// Value of [`TEST_LABEL`] this controller watches.
+    pub selector: &'a str,
+    /// Namespace of the leader-election Lease; None disables leader election.
+    pub leader_namespace: Option<&'a str>,
+    /// Storage folder to use (a temporary one when None).
+    pub storage: Option<&'a Path>,
+    /// Extra flags.
+    pub extra: &'a [&'a str],
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+impl SourceController {
+    /// Starts the controller and waits until `/readyz` answers (or, with leader election,
+    /// until the process is up).
+    pub async fn start(opts: Options<'_>) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let storage = opts.storage.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("storage"));
+        let storage_addr = format!("127.0.0.1:{}", free_port());
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("controller.log");
+        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
+        let mut cmd = Command::new(binary("source-controller"));
+        cmd.env("KUBECONFIG", crate::cluster::kubeconfig())
+            .arg("--storage-path")
+            .arg(&storage)
+            .args(["--storage-addr", &storage_addr, "--metrics-addr", &metrics_addr])
+            .args(["--watch-label-selector", &format!("{TEST_LABEL}={}", opts.selector)])
+            .args(["--log-format", "text", "--log-level", "info,source_controller=debug"])
+            .args(opts.extra);
+        match opts.leader_namespace {
+            Some(ns) => cmd.args(["--leader-elect=true", "--leader-election-namespace", ns]),
+            None => cmd.arg("--leader-elect=false"),
+        };
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}")))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting source-controller: {e}"));
+        let this = Self { child: Some(child), storage, storage_addr, metrics_addr, log, _dir: Some(dir) };
+        let url = format!("http://{}/healthz", this.metrics_addr);
+        crate::wait::until(Duration::from_secs(30), "source-controller /healthz", || {
+            let url = url.clone();
+            async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await;
+        this
+    }
+
+    /// The controller's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit success.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for SourceController {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

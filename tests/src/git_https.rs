@@ -1,0 +1,163 @@
+//! An HTTPS Git server for tests: `git http-backend` (CGI) behind a TLS listener whose
+//! certificate is issued by a CA generated for the test, enforcing HTTP basic auth.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// A running HTTPS Git server; stops when dropped.
+pub struct GitHttpsServer {
+    /// `https://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// PEM of the CA that issued the server certificate (the Secret's `ca.crt`).
+    pub ca_pem: String,
+    /// Accepted user name.
+    pub username: String,
+    /// Accepted password.
+    pub password: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GitHttpsServer {
+    /// Serves the repositories under `root` (URL path = folder name).
+    pub async fn start(root: &Path) -> Self {
+        weir_shared::install_crypto_provider();
+        let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("CA params: {e}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "weir test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap_or_else(|e| panic!("CA cert: {e}"));
+        let server_key = KeyPair::generate().unwrap_or_else(|e| panic!("server key: {e}"));
+        let server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap_or_else(|e| panic!("server params: {e}"));
+        let server_cert = server_params.signed_by(&server_key, &ca).unwrap_or_else(|e| panic!("server cert: {e}"));
+        let tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .unwrap_or_else(|e| panic!("TLS config: {e}"));
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let (username, password) = ("weir".to_string(), format!("pw-{}", crate::random_id()));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+        );
+        let root = root.to_path_buf();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let acceptor = acceptor.clone();
+                let root = root.clone();
+                let expected = expected.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper::service::service_fn(move |req| {
+                        let root = root.clone();
+                        let expected = expected.clone();
+                        async move { Ok::<_, Infallible>(handle(req, &root, &expected).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Self { base_url: format!("https://{addr}"), ca_pem: ca.pem(), username, password, task }
+    }
+
+    /// The clone URL of repository `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.base_url)
+    }
+}
+
+impl Drop for GitHttpsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r
+}
+
+async fn handle(req: Request<Incoming>, root: &PathBuf, expected_auth: &str) -> Response<Full<Bytes>> {
+    let authorized = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(expected_auth);
+    if !authorized {
+        let mut r = reply(StatusCode::UNAUTHORIZED, "authentication required\n");
+        r.headers_mut().insert("www-authenticate", hyper::header::HeaderValue::from_static("Basic realm=\"git\""));
+        return r;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (method, path, query) =
+        (req.method().to_string(), req.uri().path().to_string(), req.uri().query().unwrap_or_default().to_string());
+    let (content_type, git_protocol, encoding) = (header("content-type"), header("git-protocol"), header("content-encoding"));
+    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return reply(StatusCode::BAD_REQUEST, "bad body\n");
+    };
+    let child = tokio::process::Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", method)
+        .env("PATH_INFO", path)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_TYPE", content_type)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("GIT_PROTOCOL", git_protocol)
+        .env("HTTP_CONTENT_ENCODING", encoding)
+        .env("REMOTE_USER", "weir")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot run git\n") };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&body).await;
+    }
+    let Ok(out) = child.wait_with_output().await else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, "git failed\n");
+    };
+    cgi_response(&out.stdout)
+}
+
+/// Turns CGI output (headers, blank line, body) into an HTTP response.
+fn cgi_response(raw: &[u8]) -> Response<Full<Bytes>> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4))
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let Some((end, sep)) = split else { return reply(StatusCode::BAD_GATEWAY, "bad CGI output\n") };
+    let head = String::from_utf8_lossy(&raw[..end]).to_string();
+    let mut response = Response::new(Full::new(Bytes::copy_from_slice(&raw[end + sep..])));
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("status") {
+            let code = value.split_whitespace().next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        } else if let (Ok(n), Ok(v)) =
+            (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value))
+        {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
