@@ -146,7 +146,8 @@ fn listing_refspec(plan: &RefPlan) -> String {
 
 struct Session {
     repo: gix::Repository,
-    _ssh_files: Option<tempfile::TempDir>,
+    /// Key files and the captured stderr of `ssh`, removed when the session ends.
+    ssh_files: Option<tempfile::TempDir>,
 }
 
 impl Session {
@@ -173,8 +174,12 @@ impl Session {
             })?;
             let dir = tempfile::tempdir().map_err(|e| op("creating SSH key folder", &e))?;
             let kh_path = write_private(dir.path(), "known_hosts", known_hosts).map_err(|e| op("writing known_hosts", &e))?;
+            // ssh's stderr says why a connection failed (host key, refused key); gix does not
+            // surface it, so it is captured and added to the error.
+            let err_path = dir.path().join(SSH_STDERR);
             let mut command = format!(
-                "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout={} -F /dev/null",
+                "ssh 2>>{} -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout={} -F /dev/null",
+                shell_quote(&err_path),
                 shell_quote(&kh_path),
                 req.timeout.as_secs().max(1)
             );
@@ -193,7 +198,22 @@ impl Session {
             config.commit().map_err(|e| op("configuring ssh for", &e))?;
             ssh_files = Some(dir);
         }
-        Ok(Self { repo, _ssh_files: ssh_files })
+        Ok(Self { repo, ssh_files })
+    }
+
+    /// Classifies a gix error, adding what `ssh` printed.
+    fn error(&self, url: &str, err: &dyn std::fmt::Debug) -> GitError {
+        let ssh_said = self
+            .ssh_files
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.path().join(SSH_STDERR)).ok())
+            .map(|s| s.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("Warning: Permanently added")).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        if ssh_said.is_empty() {
+            classify(url, err)
+        } else {
+            classify(url, &format!("ssh: {ssh_said}; {err:?}"))
+        }
     }
 
     fn has_commit(&self, hex: &str) -> bool {
@@ -214,10 +234,10 @@ impl Session {
 
     fn list_refs(&self, req: &FetchRequest<'_>, refspec: &str) -> Result<Vec<RemoteRef>, GitError> {
         let remote = self.remote(req, refspec)?;
-        let conn = connect(&self.repo, &remote, req)?;
+        let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
         let (map, _) = conn
             .ref_map(gix::progress::Discard, gix::remote::ref_map::Options::default())
-            .map_err(|e| classify(req.url, &e))?;
+            .map_err(|e| self.error(req.url, &e))?;
         Ok(map
             .remote_refs
             .iter()
@@ -234,14 +254,14 @@ impl Session {
 
     fn fetch(&self, req: &FetchRequest<'_>, refspec: &str, shallow: bool) -> Result<(), GitError> {
         let remote = self.remote(req, refspec)?;
-        let conn = connect(&self.repo, &remote, req)?;
+        let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
         let mut prepare = conn
             .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
-            .map_err(|e| classify(req.url, &e))?;
+            .map_err(|e| self.error(req.url, &e))?;
         if shallow {
             prepare = prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
         }
-        prepare.receive(gix::progress::Discard, req.interrupt).map_err(|e| classify(req.url, &e))?;
+        prepare.receive(gix::progress::Discard, req.interrupt).map_err(|e| self.error(req.url, &e))?;
         Ok(())
     }
 
@@ -271,9 +291,9 @@ fn connect<'r>(
     repo: &'r gix::Repository,
     remote: &'r gix::Remote<'r>,
     req: &FetchRequest<'_>,
-) -> Result<gix::remote::Connection<'r, 'r, 'r, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>, GitError>
+) -> gix::Result<gix::remote::Connection<'r, 'r, 'r, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>>
 {
-    let conn = remote.connect(Direction::Fetch).map_err(|e| classify(req.url, &e))?;
+    let conn = remote.connect(Direction::Fetch)?;
     let basic = req.auth.basic.clone();
     let conn = conn.with_credentials(move |action| match action {
         gix::credentials::helper::Action::Get(ctx) => match &basic {
@@ -324,6 +344,8 @@ pub fn is_ssh(url: &str) -> bool {
     url.starts_with("ssh://") || (!url.contains("://") && url.contains('@') && url.contains(':'))
 }
 
+const SSH_STDERR: &str = "ssh-stderr";
+
 fn write_private(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -339,7 +361,7 @@ fn shell_quote(path: &Path) -> String {
 
 /// Sorts a gix error into authentication or other failure, with a message that names the URL.
 fn classify(url: &str, err: &dyn std::fmt::Debug) -> GitError {
-    let detail = format!("{err:?}");
+    let detail = format!("{err:?}").replace("\\\"", "\"");
     let text = one_line(&detail);
     let lower = text.to_lowercase();
     let auth_markers = [
