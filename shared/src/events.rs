@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::api::{Api, PostParams};
 use serde::Serialize;
 
 /// Severity of an event, in the notification wire format.
@@ -44,17 +46,20 @@ pub struct EventPayload {
 }
 
 /// Publishes events to Kubernetes and, optionally, to the notification endpoint.
+///
+/// Every call creates a new Event: kube-runtime's recorder folds events with the same reason
+/// into one series and keeps the first message, which would hide a new revision's message.
 #[derive(Clone)]
 pub struct EventRecorder {
-    recorder: Recorder,
-    reporter: Reporter,
+    client: Client,
+    controller: String,
+    instance: String,
     sink: Option<(reqwest::Client, String)>,
 }
 
 impl EventRecorder {
     /// A recorder for `controller`; `events_addr` is the notification-controller's address.
     pub fn new(client: Client, controller: &str, events_addr: Option<&str>) -> Self {
-        let reporter = Reporter { controller: controller.to_string(), instance: Some(crate::instance_name()) };
         let sink = events_addr.filter(|a| !a.is_empty()).map(|addr| {
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -62,7 +67,7 @@ impl EventRecorder {
                 .unwrap_or_else(|_| reqwest::Client::new());
             (http, addr.to_string())
         });
-        Self { recorder: Recorder::new(client, reporter.clone()), reporter, sink }
+        Self { client, controller: controller.to_string(), instance: crate::instance_name(), sink }
     }
 
     /// Publishes one event. Failures are logged, never returned: an unreachable event sink must
@@ -75,14 +80,26 @@ impl EventRecorder {
         message: &str,
         metadata: BTreeMap<String, String>,
     ) {
+        let now = Timestamp::now();
+        let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_string());
         let event = Event {
-            type_: if severity == Severity::Error { EventType::Warning } else { EventType::Normal },
-            reason: reason.to_string(),
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{:x}", object.name.as_deref().unwrap_or("object"), now.as_nanosecond())),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
+            event_time: Some(MicroTime(now)),
+            type_: Some(if severity == Severity::Error { "Warning" } else { "Normal" }.to_string()),
+            reason: Some(reason.to_string()),
             note: Some(truncate(message, 1024)),
-            action: "Reconcile".to_string(),
-            secondary: None,
+            action: Some("Reconcile".to_string()),
+            regarding: Some(object.clone()),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
         };
-        if let Err(e) = self.recorder.publish(&event, object).await {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
             tracing::warn!(error = %e, reason, "could not record Kubernetes event");
         }
         if let Some((http, addr)) = &self.sink {
@@ -93,8 +110,8 @@ impl EventRecorder {
                 message: message.to_string(),
                 reason: reason.to_string(),
                 metadata,
-                reporting_controller: self.reporter.controller.clone(),
-                reporting_instance: self.reporter.instance.clone().unwrap_or_default(),
+                reporting_controller: self.controller.clone(),
+                reporting_instance: self.instance.clone(),
             };
             match http.post(addr).json(&payload).send().await {
                 Ok(r) if r.status().is_success() || r.status().as_u16() == 429 => {}

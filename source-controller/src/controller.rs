@@ -158,6 +158,8 @@ pub fn validate(spec: &GitRepositorySpec, allow_file_urls: bool) -> Result<Valid
 }
 
 fn validate_url(raw: &str, allow_file_urls: bool) -> Result<(), String> {
+    // gix must accept it too: it is stricter than the WHATWG parser (e.g. `https:///x`).
+    gix::url::parse(gix::bstr::BStr::new(raw)).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
     if git::is_ssh(raw) && !raw.contains("://") {
         return Ok(());
     }
@@ -380,6 +382,7 @@ mod tests {
             (spec("ftp://example.com/repo"), "URLInvalid", "\"ftp\""),
             (spec("file:///tmp/repo"), "URLInvalid", "--allow-file-urls"),
             (spec("not a url"), "URLInvalid", "\"not a url\""),
+            (spec("https:///repo.git"), "URLInvalid", "\"https:///repo.git\""),
             (GitRepositorySpec { interval: "soon".into(), ..spec("https://h/r") }, "InvalidSpec", "\"soon\""),
             (GitRepositorySpec { timeout: Some("1x".into()), ..spec("https://h/r") }, "InvalidSpec", "spec.timeout"),
         ];
