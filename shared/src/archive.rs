@@ -27,8 +27,16 @@ pub struct FileEntry {
 pub fn pack(files: Vec<FileEntry>) -> std::io::Result<Vec<u8>> {
     let mut entries: BTreeMap<String, Option<FileEntry>> = BTreeMap::new();
     for file in files {
-        if file.path.starts_with('/') || file.path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe path {:?}", file.path)));
+        if file.path.starts_with('/')
+            || file
+                .path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unsafe path {:?}", file.path),
+            ));
         }
         let mut parent = String::new();
         let parts: Vec<&str> = file.path.split('/').collect();
@@ -40,7 +48,10 @@ pub fn pack(files: Vec<FileEntry>) -> std::io::Result<Vec<u8>> {
         entries.insert(file.path.clone(), Some(file));
     }
     // Compression level is fixed: the digest must not depend on defaults of the day.
-    let gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(6));
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(Vec::new(), Compression::new(6));
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, entry) in entries {
@@ -73,15 +84,31 @@ mod tests {
     use super::*;
 
     fn file(path: &str, body: &str) -> FileEntry {
-        FileEntry { path: path.into(), executable: false, contents: body.as_bytes().to_vec() }
+        FileEntry {
+            path: path.into(),
+            executable: false,
+            contents: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
     fn same_tree_same_bytes_in_any_order() -> std::io::Result<()> {
-        let a = pack(vec![file("b/x.yaml", "x"), file("a.yaml", "a"), file("b/c/y.yaml", "y")])?;
-        let b = pack(vec![file("b/c/y.yaml", "y"), file("a.yaml", "a"), file("b/x.yaml", "x")])?;
+        let a = pack(vec![
+            file("b/x.yaml", "x"),
+            file("a.yaml", "a"),
+            file("b/c/y.yaml", "y"),
+        ])?;
+        let b = pack(vec![
+            file("b/c/y.yaml", "y"),
+            file("a.yaml", "a"),
+            file("b/x.yaml", "x"),
+        ])?;
         assert_eq!(a, b);
-        let c = pack(vec![file("b/c/y.yaml", "Y"), file("a.yaml", "a"), file("b/x.yaml", "x")])?;
+        let c = pack(vec![
+            file("b/c/y.yaml", "Y"),
+            file("a.yaml", "a"),
+            file("b/x.yaml", "x"),
+        ])?;
         assert_ne!(a, c);
         Ok(())
     }
@@ -102,7 +129,11 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [("a.yaml".to_string(), 0o644), ("bin/".to_string(), 0o755), ("bin/run.sh".to_string(), 0o755)]
+            [
+                ("a.yaml".to_string(), 0o644),
+                ("bin/".to_string(), 0o755),
+                ("bin/run.sh".to_string(), 0o755)
+            ]
         );
         Ok(())
     }

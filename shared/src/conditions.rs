@@ -131,7 +131,11 @@ fn sort(conditions: &mut [Condition]) {
             _ => 3,
         }
     }
-    conditions.sort_by(|a, b| rank(&a.type_).cmp(&rank(&b.type_)).then_with(|| a.type_.cmp(&b.type_)));
+    conditions.sort_by(|a, b| {
+        rank(&a.type_)
+            .cmp(&rank(&b.type_))
+            .then_with(|| a.type_.cmp(&b.type_))
+    });
 }
 
 #[cfg(test)]
@@ -145,20 +149,58 @@ mod tests {
     #[test]
     fn transition_time_changes_only_with_status() {
         let mut c = Vec::new();
-        set(&mut c, types::READY, Status::False, "A", "first", Some(1), at(10));
-        set(&mut c, types::READY, Status::False, "B", "second", Some(2), at(20));
+        set(
+            &mut c,
+            types::READY,
+            Status::False,
+            "A",
+            "first",
+            Some(1),
+            at(10),
+        );
+        set(
+            &mut c,
+            types::READY,
+            Status::False,
+            "B",
+            "second",
+            Some(2),
+            at(20),
+        );
         let ready = get(&c, types::READY).expect("ready");
         assert_eq!(ready.last_transition_time, Time(at(10)));
-        assert_eq!((ready.reason.as_str(), ready.message.as_str()), ("B", "second"));
+        assert_eq!(
+            (ready.reason.as_str(), ready.message.as_str()),
+            ("B", "second")
+        );
         assert_eq!(ready.observed_generation, Some(2));
-        set(&mut c, types::READY, Status::True, "C", "third", Some(2), at(30));
-        assert_eq!(get(&c, types::READY).expect("ready").last_transition_time, Time(at(30)));
+        set(
+            &mut c,
+            types::READY,
+            Status::True,
+            "C",
+            "third",
+            Some(2),
+            at(30),
+        );
+        assert_eq!(
+            get(&c, types::READY).expect("ready").last_transition_time,
+            Time(at(30))
+        );
     }
 
     #[test]
     fn summary_conditions_sort_first() {
         let mut c = Vec::new();
-        set(&mut c, types::FETCH_FAILED, Status::True, "X", "", None, at(1));
+        set(
+            &mut c,
+            types::FETCH_FAILED,
+            Status::True,
+            "X",
+            "",
+            None,
+            at(1),
+        );
         set(&mut c, types::STALLED, Status::True, "X", "", None, at(1));
         set(&mut c, types::READY, Status::False, "X", "", None, at(1));
         let order: Vec<_> = c.iter().map(|c| c.type_.as_str()).collect();

@@ -9,20 +9,25 @@ use std::time::Duration;
 /// # Errors
 /// A message naming the input when it is not a duration.
 pub fn parse(input: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {input:?}: expected a sequence like 1h30m, 90s or 500ms");
+    let bad =
+        || format!("invalid duration {input:?}: expected a sequence like 1h30m, 90s or 500ms");
     if input.is_empty() {
         return Err(bad());
     }
     let mut total = 0f64;
     let mut rest = input;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         if num_len == 0 {
             return Err(bad());
         }
         let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -61,7 +66,13 @@ mod tests {
 
     #[test]
     fn parses_go_durations() {
-        for (input, secs) in [("90s", 90.0), ("1m30s", 90.0), ("1.5h", 5400.0), ("500ms", 0.5), ("2h0m1s", 7201.0)] {
+        for (input, secs) in [
+            ("90s", 90.0),
+            ("1m30s", 90.0),
+            ("1.5h", 5400.0),
+            ("500ms", 0.5),
+            ("2h0m1s", 7201.0),
+        ] {
             assert_eq!(parse(input), Ok(Duration::from_secs_f64(secs)), "{input}");
         }
     }

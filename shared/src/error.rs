@@ -31,19 +31,34 @@ pub struct ReconcileError {
 impl ReconcileError {
     /// The user must change the spec.
     pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
-        Self { next: Next::Stalled, reason, message: message.into() }
+        Self {
+            next: Next::Stalled,
+            reason,
+            message: message.into(),
+        }
     }
     /// Something this object depends on is not ready yet.
     pub fn waiting(reason: &'static str, message: impl Into<String>) -> Self {
-        Self { next: Next::Waiting, reason, message: message.into() }
+        Self {
+            next: Next::Waiting,
+            reason,
+            message: message.into(),
+        }
     }
     /// A failure that a retry may fix.
     pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
-        Self { next: Next::Transient, reason, message: message.into() }
+        Self {
+            next: Next::Transient,
+            reason,
+            message: message.into(),
+        }
     }
     /// A failed call to the Kubernetes API: transient.
     pub fn kube(context: &str, err: &kube::Error) -> Self {
-        Self::transient(crate::conditions::reasons::KUBERNETES_API_FAILED, format!("{context}: {err}"))
+        Self::transient(
+            crate::conditions::reasons::KUBERNETES_API_FAILED,
+            format!("{context}: {err}"),
+        )
     }
 }
 

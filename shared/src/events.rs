@@ -67,7 +67,12 @@ impl EventRecorder {
                 .unwrap_or_else(|_| reqwest::Client::new());
             (http, addr.to_string())
         });
-        Self { client, controller: controller.to_string(), instance: crate::instance_name(), sink }
+        Self {
+            client,
+            controller: controller.to_string(),
+            instance: crate::instance_name(),
+            sink,
+        }
     }
 
     /// Publishes one event. Failures are logged, never returned: an unreachable event sink must
@@ -81,15 +86,29 @@ impl EventRecorder {
         metadata: BTreeMap<String, String>,
     ) {
         let now = Timestamp::now();
-        let namespace = object.namespace.clone().unwrap_or_else(|| "default".to_string());
+        let namespace = object
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
         let event = Event {
             metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", object.name.as_deref().unwrap_or("object"), now.as_nanosecond())),
+                name: Some(format!(
+                    "{}.{:x}",
+                    object.name.as_deref().unwrap_or("object"),
+                    now.as_nanosecond()
+                )),
                 namespace: Some(namespace.clone()),
                 ..Default::default()
             },
             event_time: Some(MicroTime(now)),
-            type_: Some(if severity == Severity::Error { "Warning" } else { "Normal" }.to_string()),
+            type_: Some(
+                if severity == Severity::Error {
+                    "Warning"
+                } else {
+                    "Normal"
+                }
+                .to_string(),
+            ),
             reason: Some(reason.to_string()),
             note: Some(truncate(message, 1024)),
             action: Some("Reconcile".to_string()),

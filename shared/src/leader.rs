@@ -24,7 +24,14 @@ pub struct LeaderElector {
 
 impl LeaderElector {
     /// A candidate `identity` for Lease `namespace/name`.
-    pub fn new(client: Client, namespace: &str, name: &str, identity: &str, lease_duration: Duration, retry_period: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        lease_duration: Duration,
+        retry_period: Duration,
+    ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             name: name.to_string(),
@@ -44,7 +51,9 @@ impl LeaderElector {
                     return;
                 }
                 Ok(false) => tracing::debug!(lease = %self.name, "lease held by another replica"),
-                Err(e) => tracing::warn!(error = %e, lease = %self.name, "leader election failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, lease = %self.name, "leader election failed; retrying")
+                }
             }
             tokio::time::sleep(self.retry_period).await;
         }
@@ -81,7 +90,11 @@ impl LeaderElector {
             spec.holder_identity = None;
             spec.lease_duration_seconds = Some(1);
             spec.renew_time = Some(MicroTime(Timestamp::now()));
-            match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+            match self
+                .api
+                .replace(&self.name, &PostParams::default(), &lease)
+                .await
+            {
                 Ok(_) => tracing::info!(lease = %self.name, "released lease"),
                 Err(e) => tracing::warn!(error = %e, "releasing lease failed"),
             }
@@ -95,7 +108,10 @@ impl LeaderElector {
             Some(lease) => lease,
             None => {
                 let lease = Lease {
-                    metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                    metadata: ObjectMeta {
+                        name: Some(self.name.clone()),
+                        ..Default::default()
+                    },
                     spec: Some(LeaseSpec {
                         holder_identity: Some(self.identity.clone()),
                         lease_duration_seconds: Some(seconds),
@@ -118,8 +134,13 @@ impl LeaderElector {
             self.observed = Some((spec.clone(), Instant::now()));
         }
         let holder_free = spec.holder_identity.as_deref().is_none_or(str::is_empty);
-        let their_duration = Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
-        let expired = self.observed.as_ref().is_some_and(|(_, at)| at.elapsed() > their_duration);
+        let their_duration = Duration::from_secs(
+            u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0),
+        );
+        let expired = self
+            .observed
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() > their_duration);
         if !held_by_us && !holder_free && !expired {
             return Ok(false);
         }
@@ -132,7 +153,11 @@ impl LeaderElector {
         next.lease_duration_seconds = Some(seconds);
         next.renew_time = Some(now);
         lease.spec = Some(next.clone());
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => {
                 self.observed = Some((next, Instant::now()));
                 Ok(true)

@@ -26,10 +26,19 @@ pub fn install_crypto_provider() {
 
 /// This process's instance name: the pod name in a cluster, else the host name and PID.
 pub fn instance_name() -> String {
-    std::env::var("POD_NAME").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-        format!("{}-{}", if host.is_empty() { "localhost" } else { &host }, std::process::id())
-    })
+    std::env::var("POD_NAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            format!(
+                "{}-{}",
+                if host.is_empty() { "localhost" } else { &host },
+                std::process::id()
+            )
+        })
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.
@@ -61,11 +70,16 @@ pub async fn kube_client(flags: &flags::KubeFlags) -> anyhow::Result<kube::Clien
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-                .await
-                .with_context(|| format!("loading kubeconfig {}", path.display()))?
+            kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .with_context(|| format!("loading kubeconfig {}", path.display()))?
         }
-        None => kube::Config::infer().await.context("no kubeconfig given and no in-cluster config found")?,
+        None => kube::Config::infer()
+            .await
+            .context("no kubeconfig given and no in-cluster config found")?,
     };
     kube::Client::try_from(config).context("creating Kubernetes client")
 }

@@ -49,38 +49,71 @@ impl Default for Metrics {
         let errors = Family::<KindLabels, Counter>::default();
         let conditions = Family::<ConditionLabels, Gauge>::default();
         let mut registry = Registry::with_prefix("weir");
-        registry.register("reconcile_duration_seconds", "Duration of reconciles", duration.clone());
-        registry.register("reconcile_errors", "Reconciles that ended in an error", errors.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconciles",
+            duration.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that ended in an error",
+            errors.clone(),
+        );
         registry.register(
             "reconcile_condition",
             "1 for the current status of each condition type of each object",
             conditions.clone(),
         );
-        Self { registry: Arc::new(registry), duration, errors, conditions }
+        Self {
+            registry: Arc::new(registry),
+            duration,
+            errors,
+            conditions,
+        }
     }
 }
 
 impl Metrics {
     /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
     pub fn reconcile_timer(&self, kind: &str) -> ReconcileTimer {
-        ReconcileTimer { hist: self.duration.get_or_create(&KindLabels { kind: kind.into() }).clone(), start: Instant::now() }
+        ReconcileTimer {
+            hist: self
+                .duration
+                .get_or_create(&KindLabels { kind: kind.into() })
+                .clone(),
+            start: Instant::now(),
+        }
     }
 
     /// Counts a reconcile error of `kind`.
     pub fn reconcile_failed(&self, kind: &str) {
-        self.errors.get_or_create(&KindLabels { kind: kind.into() }).inc();
+        self.errors
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     /// Records an object's condition: the gauge of the current status is 1, the others 0.
-    pub fn set_condition(&self, kind: &str, namespace: &str, name: &str, type_: &str, status: &str) {
+    pub fn set_condition(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        type_: &str,
+        status: &str,
+    ) {
         for s in ["True", "False", "Unknown", "Deleted"] {
             let labels = ConditionLabels {
                 kind: kind.into(),
                 namespace: namespace.into(),
                 name: name.into(),
-                condition: ConditionStatusLabels { r#type: type_.into(), status: s.into() },
+                condition: ConditionStatusLabels {
+                    r#type: type_.into(),
+                    status: s.into(),
+                },
             };
-            self.conditions.get_or_create(&labels).set(i64::from(s == status));
+            self.conditions
+                .get_or_create(&labels)
+                .set(i64::from(s == status));
         }
     }
 
@@ -117,8 +150,14 @@ mod tests {
         m.reconcile_failed("GitRepository");
         m.set_condition("GitRepository", "ns", "podinfo", "Ready", "True");
         let text = m.encode();
-        assert!(text.contains("weir_reconcile_duration_seconds_count{kind=\"GitRepository\"} 1"), "{text}");
-        assert!(text.contains("weir_reconcile_errors_total{kind=\"GitRepository\"} 1"), "{text}");
+        assert!(
+            text.contains("weir_reconcile_duration_seconds_count{kind=\"GitRepository\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("weir_reconcile_errors_total{kind=\"GitRepository\"} 1"),
+            "{text}"
+        );
         assert!(
             text.contains(r#"weir_reconcile_condition{kind="GitRepository",namespace="ns",name="podinfo",type="Ready",status="True"} 1"#),
             "{text}"

@@ -28,18 +28,50 @@ pub fn summarize(
 ) {
     match outcome {
         Ok(message) => {
-            conditions::set(conds, types::READY, Status::True, reasons::SUCCEEDED, message.clone(), generation, now);
+            conditions::set(
+                conds,
+                types::READY,
+                Status::True,
+                reasons::SUCCEEDED,
+                message.clone(),
+                generation,
+                now,
+            );
             conditions::remove(conds, types::RECONCILING);
             conditions::remove(conds, types::STALLED);
         }
         Err(err) => {
-            conditions::set(conds, types::READY, Status::False, err.reason, err.message.clone(), generation, now);
+            conditions::set(
+                conds,
+                types::READY,
+                Status::False,
+                err.reason,
+                err.message.clone(),
+                generation,
+                now,
+            );
             if err.next == Next::Stalled {
                 conditions::remove(conds, types::RECONCILING);
-                conditions::set(conds, types::STALLED, Status::True, err.reason, err.message.clone(), generation, now);
+                conditions::set(
+                    conds,
+                    types::STALLED,
+                    Status::True,
+                    err.reason,
+                    err.message.clone(),
+                    generation,
+                    now,
+                );
             } else {
                 conditions::remove(conds, types::STALLED);
-                conditions::set(conds, types::RECONCILING, Status::True, err.reason, err.message.clone(), generation, now);
+                conditions::set(
+                    conds,
+                    types::RECONCILING,
+                    Status::True,
+                    err.reason,
+                    err.message.clone(),
+                    generation,
+                    now,
+                );
             }
         }
     }
@@ -47,8 +79,21 @@ pub fn summarize(
 
 /// Marks the object as being reconciled (written only when a reconcile must first report
 /// progress, e.g. before a long fetch).
-pub fn mark_reconciling(conds: &mut Vec<Condition>, message: &str, generation: Option<i64>, now: Timestamp) {
-    conditions::set(conds, types::RECONCILING, Status::True, reasons::PROGRESSING, message, generation, now);
+pub fn mark_reconciling(
+    conds: &mut Vec<Condition>,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    conditions::set(
+        conds,
+        types::RECONCILING,
+        Status::True,
+        reasons::PROGRESSING,
+        message,
+        generation,
+        now,
+    );
     conditions::remove(conds, types::STALLED);
 }
 
@@ -76,7 +121,10 @@ impl Backoff {
     /// Records a failure of `key` and returns the delay before the next try:
     /// 1s, 2s, 4s, ... capped at `cap`.
     pub fn failed(&self, key: &str, cap: Duration) -> Duration {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = map.entry(key.to_string()).or_insert(0);
         let delay = Self::BASE.saturating_mul(2u32.saturating_pow((*n).min(20)));
         *n = n.saturating_add(1);
@@ -85,7 +133,10 @@ impl Backoff {
 
     /// Forgets the failures of `key` after a success or deletion.
     pub fn reset(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
     }
 }
 
@@ -117,7 +168,9 @@ pub fn next_action(
 /// The `reconcile.weir.dev/requestedAt` annotation's value, echoed into
 /// `status.lastHandledReconcileAt` after the reconcile that handled it.
 pub fn requested_at<K: ResourceExt>(obj: &K) -> Option<String> {
-    obj.annotations().get(weir_api::RECONCILE_REQUEST_ANNOTATION).cloned()
+    obj.annotations()
+        .get(weir_api::RECONCILE_REQUEST_ANNOTATION)
+        .cloned()
 }
 
 /// A stable key for an object: `namespace/name`.
@@ -155,13 +208,26 @@ mod tests {
     #[test]
     fn stalled_sets_stalled_and_drops_reconciling() {
         let mut c = Vec::new();
-        summarize(&mut c, &Err(ReconcileError::transient("GitOperationFailed", "down")), Some(1), at(1));
+        summarize(
+            &mut c,
+            &Err(ReconcileError::transient("GitOperationFailed", "down")),
+            Some(1),
+            at(1),
+        );
         assert!(conditions::is_true(&c, types::RECONCILING));
-        summarize(&mut c, &Err(ReconcileError::stalled("URLInvalid", "bad url")), Some(2), at(2));
+        summarize(
+            &mut c,
+            &Err(ReconcileError::stalled("URLInvalid", "bad url")),
+            Some(2),
+            at(2),
+        );
         assert!(conditions::is_true(&c, types::STALLED));
         assert!(conditions::get(&c, types::RECONCILING).is_none());
         let ready = conditions::get(&c, types::READY).expect("ready");
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "URLInvalid"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "URLInvalid")
+        );
         summarize(&mut c, &Ok("stored artifact".into()), Some(3), at(3));
         let types: Vec<_> = c.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, ["Ready"]);

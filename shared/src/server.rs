@@ -41,7 +41,11 @@ pub async fn serve_probes(
         .route(
             "/readyz",
             get(|State(r): State<Readiness>| async move {
-                if r.is_ready() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+                if r.is_ready() {
+                    (StatusCode::OK, "ok")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
             }),
         )
         .with_state(readiness)
@@ -49,6 +53,8 @@ pub async fn serve_probes(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding health/metrics address {addr}: {e}"))?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -36,9 +36,15 @@ impl Storage {
     /// Storage under `root`, whose files are reachable at `http://<advertised_addr>/<path>`.
     pub fn new(root: impl Into<PathBuf>, advertised_addr: &str) -> Self {
         let advertised = advertised_addr.trim_end_matches('/');
-        let advertised =
-            if advertised.contains("://") { advertised.to_string() } else { format!("http://{advertised}") };
-        Self { root: root.into(), advertised }
+        let advertised = if advertised.contains("://") {
+            advertised.to_string()
+        } else {
+            format!("http://{advertised}")
+        };
+        Self {
+            root: root.into(),
+            advertised,
+        }
     }
 
     /// The storage root on disk.
@@ -67,15 +73,23 @@ impl Storage {
     /// # Errors
     /// I/O failures, naming the path.
     pub fn write(&self, path: &str, contents: &[u8]) -> std::io::Result<StoredArtifact> {
-        let target = safe_join(&self.root, path)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsafe artifact path {path:?}")))?;
+        let target = safe_join(&self.root, path).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unsafe artifact path {path:?}"),
+            )
+        })?;
         let dir = target.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(contents)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&target).map_err(|e| e.error)?;
-        Ok(StoredArtifact { path: path.to_string(), digest: digest_of(contents), size: contents.len() as u64 })
+        Ok(StoredArtifact {
+            path: path.to_string(),
+            digest: digest_of(contents),
+            size: contents.len() as u64,
+        })
     }
 
     /// Deletes all but the newest `keep` artifacts in an object's folder, never the one at
@@ -83,9 +97,18 @@ impl Storage {
     ///
     /// # Errors
     /// I/O failures listing the folder.
-    pub fn garbage_collect(&self, object_dir: &str, current: &str, keep: usize) -> std::io::Result<Vec<String>> {
-        let Some(dir) = safe_join(&self.root, object_dir) else { return Ok(Vec::new()) };
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    pub fn garbage_collect(
+        &self,
+        object_dir: &str,
+        current: &str,
+        keep: usize,
+    ) -> std::io::Result<Vec<String>> {
+        let Some(dir) = safe_join(&self.root, object_dir) else {
+            return Ok(Vec::new());
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
         let mut files = Vec::new();
         for entry in entries {
             let entry = entry?;
@@ -116,7 +139,9 @@ impl Storage {
     /// # Errors
     /// I/O failures other than the folder being absent.
     pub fn remove_object_dir(&self, object_dir: &str) -> std::io::Result<()> {
-        let Some(dir) = safe_join(&self.root, object_dir) else { return Ok(()) };
+        let Some(dir) = safe_join(&self.root, object_dir) else {
+            return Ok(());
+        };
         match std::fs::remove_dir_all(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -155,25 +180,38 @@ pub async fn serve(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = Router::new().route("/{*path}", get(serve_file)).with_state(storage);
+    let app = Router::new()
+        .route("/{*path}", get(serve_file))
+        .with_state(storage);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding storage address {addr}: {e}"))?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
 async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<String>) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
-    let Some(full) = safe_join(&storage.root, &path) else { return not_found() };
-    let Ok(meta) = tokio::fs::symlink_metadata(&full).await else { return not_found() };
+    let Some(full) = safe_join(&storage.root, &path) else {
+        return not_found();
+    };
+    let Ok(meta) = tokio::fs::symlink_metadata(&full).await else {
+        return not_found();
+    };
     if !meta.is_file() || !path.ends_with(".tar.gz") {
         return not_found();
     }
-    let Ok(file) = tokio::fs::File::open(&full).await else { return not_found() };
+    let Ok(file) = tokio::fs::File::open(&full).await else {
+        return not_found();
+    };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     (
-        [(header::CONTENT_TYPE, "application/gzip".to_string()), (header::CONTENT_LENGTH, meta.len().to_string())],
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_LENGTH, meta.len().to_string()),
+        ],
         body,
     )
         .into_response()
@@ -186,8 +224,21 @@ mod tests {
     #[test]
     fn safe_join_refuses_escapes() {
         let root = Path::new("/data");
-        assert_eq!(safe_join(root, "a/b.tar.gz"), Some(PathBuf::from("/data/a/b.tar.gz")));
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\\b", "a/"] {
+        assert_eq!(
+            safe_join(root, "a/b.tar.gz"),
+            Some(PathBuf::from("/data/a/b.tar.gz"))
+        );
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\b",
+            "a/",
+        ] {
             assert_eq!(safe_join(root, bad), None, "{bad}");
         }
     }
@@ -209,7 +260,10 @@ mod tests {
         assert_eq!(deleted.len(), 2);
         assert!(s.exists(&paths[3]) && s.exists(&paths[2]));
         assert!(!s.exists(&paths[0]) && !s.exists(&paths[1]));
-        assert_eq!(s.url_for(&paths[3]), format!("http://localhost:9090/{}", paths[3]));
+        assert_eq!(
+            s.url_for(&paths[3]),
+            format!("http://localhost:9090/{}", paths[3])
+        );
         s.remove_object_dir(&obj)?;
         assert!(!s.exists(&paths[3]));
         Ok(())

@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 pub fn reconcile_trigger<K: ResourceExt>(obj: &K) -> Option<u64> {
     let mut h = DefaultHasher::new();
     obj.meta().generation.hash(&mut h);
-    obj.annotations().get(weir_api::RECONCILE_REQUEST_ANNOTATION).hash(&mut h);
+    obj.annotations()
+        .get(weir_api::RECONCILE_REQUEST_ANNOTATION)
+        .hash(&mut h);
     obj.meta().deletion_timestamp.is_some().hash(&mut h);
     obj.finalizers().hash(&mut h);
     Some(h.finish())
@@ -37,7 +39,10 @@ pub fn watcher_config(label_selector: Option<&str>) -> watcher::Config {
 pub fn filtered_changes<K>(
     api: Api<K>,
     config: watcher::Config,
-) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,

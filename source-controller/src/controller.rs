@@ -17,7 +17,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::{Client, Resource, ResourceExt};
 use weir_api::meta::Artifact;
-use weir_api::source::{DEFAULT_GIT_TIMEOUT, GitRepository, GitRepositorySpec, GitRepositoryStatus};
+use weir_api::source::{
+    DEFAULT_GIT_TIMEOUT, GitRepository, GitRepositorySpec, GitRepositoryStatus,
+};
 use weir_shared::conditions::{self, Status, reasons, types};
 use weir_shared::events::{EventRecorder, Severity};
 use weir_shared::metrics::Metrics;
@@ -65,7 +67,10 @@ pub struct Context {
 ///
 /// # Errors
 /// Only when the finalizer or status cannot be written; step failures are recorded in status.
-pub async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, finalizer::Error<ReconcileError>> {
+pub async fn reconcile(
+    obj: Arc<GitRepository>,
+    ctx: Arc<Context>,
+) -> Result<Action, finalizer::Error<ReconcileError>> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer::finalizer(&api, weir_api::FINALIZER, obj, |event| async {
@@ -79,10 +84,17 @@ pub async fn reconcile(obj: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Act
 
 /// What the controller does when the top-level reconcile itself failed (finalizer or status
 /// write): retry with backoff.
-pub fn error_policy(obj: Arc<GitRepository>, err: &finalizer::Error<ReconcileError>, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    obj: Arc<GitRepository>,
+    err: &finalizer::Error<ReconcileError>,
+    ctx: Arc<Context>,
+) -> Action {
     tracing::warn!(name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_failed(KIND);
-    Action::requeue(ctx.backoff.failed(&reconcile::object_key(obj.as_ref()), Duration::from_secs(60)))
+    Action::requeue(ctx.backoff.failed(
+        &reconcile::object_key(obj.as_ref()),
+        Duration::from_secs(60),
+    ))
 }
 
 async fn reconcile_apply(obj: &GitRepository, ctx: &Context) -> Result<Action, ReconcileError> {
@@ -101,34 +113,62 @@ async fn reconcile_apply(obj: &GitRepository, ctx: &Context) -> Result<Action, R
 
     let outcome = run_steps(obj, ctx, &mut status).await;
 
-    reconcile::summarize(&mut status.conditions, &outcome, generation, Timestamp::now());
+    reconcile::summarize(
+        &mut status.conditions,
+        &outcome,
+        generation,
+        Timestamp::now(),
+    );
     status.observed_generation = generation;
     if let Some(token) = reconcile::requested_at(obj) {
         status.last_handled_reconcile_at = Some(token);
     }
     reconcile::patch_status(&api, &name, &status).await?;
     for c in &status.conditions {
-        ctx.metrics.set_condition(KIND, &ns, &name, &c.type_, &c.status);
+        ctx.metrics
+            .set_condition(KIND, &ns, &name, &c.type_, &c.status);
     }
     if let Err(e) = &outcome {
         ctx.metrics.reconcile_failed(KIND);
         tracing::warn!(%name, %ns, reason = e.reason, error = %e.message, "reconcile failed");
-        let changed = conditions::get(&previous.conditions, types::READY).is_none_or(|c| c.message != e.message);
+        let changed = conditions::get(&previous.conditions, types::READY)
+            .is_none_or(|c| c.message != e.message);
         if changed {
             let meta = revision_metadata(status.artifact.as_ref());
-            ctx.recorder.publish(&obj.object_ref(&()), Severity::Error, e.reason, &e.message, meta).await;
+            ctx.recorder
+                .publish(
+                    &obj.object_ref(&()),
+                    Severity::Error,
+                    e.reason,
+                    &e.message,
+                    meta,
+                )
+                .await;
         }
     }
-    Ok(reconcile::next_action(&outcome, &reconcile::object_key(obj), interval, Duration::from_secs(30), &ctx.backoff))
+    Ok(reconcile::next_action(
+        &outcome,
+        &reconcile::object_key(obj),
+        interval,
+        Duration::from_secs(30),
+        &ctx.backoff,
+    ))
 }
 
 /// The ordered steps. Each sets the conditions it owns on `status`.
-async fn run_steps(obj: &GitRepository, ctx: &Context, status: &mut GitRepositoryStatus) -> Result<String, ReconcileError> {
+async fn run_steps(
+    obj: &GitRepository,
+    ctx: &Context,
+    status: &mut GitRepositoryStatus,
+) -> Result<String, ReconcileError> {
     let spec = validate(&obj.spec, ctx.settings.allow_file_urls)?;
     let auth = load_credentials(obj, ctx).await?;
     let fetched = fetch(obj, ctx, &spec, auth, status).await?;
     let Some(files) = fetched.files else {
-        return Ok(format!("stored artifact for revision '{}'", fetched.resolved.revision));
+        return Ok(format!(
+            "stored artifact for revision '{}'",
+            fetched.resolved.revision
+        ));
     };
     let archive = package::pack(files, obj.spec.ignore.as_deref())
         .map_err(|e| ReconcileError::stalled(reasons::INVALID_SPEC, e))?;
@@ -148,12 +188,21 @@ pub struct ValidSpec {
 ///
 /// # Errors
 /// Stalled with `URLInvalid` or `InvalidSpec`, naming the offending value.
-pub fn validate(spec: &GitRepositorySpec, allow_file_urls: bool) -> Result<ValidSpec, ReconcileError> {
-    validate_url(&spec.url, allow_file_urls).map_err(|m| ReconcileError::stalled(reasons::URL_INVALID, m))?;
-    let plan = reference::plan(spec.reference.as_ref()).map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, m))?;
-    duration::parse(&spec.interval).map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.interval: {m}")))?;
-    let timeout = duration::parse(spec.timeout.as_deref().unwrap_or(DEFAULT_GIT_TIMEOUT))
-        .map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.timeout: {m}")))?;
+pub fn validate(
+    spec: &GitRepositorySpec,
+    allow_file_urls: bool,
+) -> Result<ValidSpec, ReconcileError> {
+    validate_url(&spec.url, allow_file_urls)
+        .map_err(|m| ReconcileError::stalled(reasons::URL_INVALID, m))?;
+    let plan = reference::plan(spec.reference.as_ref())
+        .map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, m))?;
+    duration::parse(&spec.interval).map_err(|m| {
+        ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.interval: {m}"))
+    })?;
+    let timeout =
+        duration::parse(spec.timeout.as_deref().unwrap_or(DEFAULT_GIT_TIMEOUT)).map_err(|m| {
+            ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.timeout: {m}"))
+        })?;
     Ok(ValidSpec { plan, timeout })
 }
 
@@ -172,27 +221,43 @@ fn validate_url(raw: &str, allow_file_urls: bool) -> Result<(), String> {
             Ok(())
         }
         "file" if allow_file_urls => Ok(()),
-        "file" => Err(format!("URL {raw:?} uses file://, which is refused unless the controller runs with --allow-file-urls")),
-        other => Err(format!("URL {raw:?} has unsupported scheme {other:?}: use https, http or ssh")),
+        "file" => Err(format!(
+            "URL {raw:?} uses file://, which is refused unless the controller runs with --allow-file-urls"
+        )),
+        other => Err(format!(
+            "URL {raw:?} has unsupported scheme {other:?}: use https, http or ssh"
+        )),
     }
 }
 
 /// Reads the Secret named by `spec.secretRef`.
 async fn load_credentials(obj: &GitRepository, ctx: &Context) -> Result<Auth, ReconcileError> {
-    let Some(secret_ref) = &obj.spec.secret_ref else { return Ok(Auth::default()) };
+    let Some(secret_ref) = &obj.spec.secret_ref else {
+        return Ok(Auth::default());
+    };
     let ns = obj.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let secret = secrets.get_opt(&secret_ref.name).await.map_err(|e| {
-        ReconcileError::transient(reasons::AUTHENTICATION_FAILED, format!("reading Secret {ns}/{}: {e}", secret_ref.name))
+        ReconcileError::transient(
+            reasons::AUTHENTICATION_FAILED,
+            format!("reading Secret {ns}/{}: {e}", secret_ref.name),
+        )
     })?;
     let Some(secret) = secret else {
         return Err(ReconcileError::transient(
             reasons::AUTHENTICATION_FAILED,
-            format!("Secret {ns}/{} named by spec.secretRef not found", secret_ref.name),
+            format!(
+                "Secret {ns}/{} named by spec.secretRef not found",
+                secret_ref.name
+            ),
         ));
     };
-    auth_from_secret(&secret.data.unwrap_or_default())
-        .map_err(|m| ReconcileError::stalled(reasons::AUTHENTICATION_FAILED, format!("Secret {ns}/{}: {m}", secret_ref.name)))
+    auth_from_secret(&secret.data.unwrap_or_default()).map_err(|m| {
+        ReconcileError::stalled(
+            reasons::AUTHENTICATION_FAILED,
+            format!("Secret {ns}/{}: {m}", secret_ref.name),
+        )
+    })
 }
 
 /// Reads credentials from Secret data, Flux's key names.
@@ -202,7 +267,9 @@ async fn load_credentials(obj: &GitRepository, ctx: &Context) -> Result<Auth, Re
 pub fn auth_from_secret(data: &BTreeMap<String, k8s_openapi::ByteString>) -> Result<Auth, String> {
     let text = |key: &str| -> Result<Option<String>, String> {
         data.get(key)
-            .map(|v| String::from_utf8(v.0.clone()).map_err(|_| format!("key {key:?} is not UTF-8")))
+            .map(|v| {
+                String::from_utf8(v.0.clone()).map_err(|_| format!("key {key:?} is not UTF-8"))
+            })
             .transpose()
     };
     let basic = match (text("username")?, text("password")?) {
@@ -243,7 +310,11 @@ async fn fetch(
     let url = obj.spec.url.clone();
     let plan = spec.plan.clone();
     let timeout = spec.timeout;
-    let current = status.artifact.as_ref().filter(|a| ctx.storage.exists(&a.path)).map(|a| a.revision.clone());
+    let current = status
+        .artifact
+        .as_ref()
+        .filter(|a| ctx.storage.exists(&a.path))
+        .map(|a| a.revision.clone());
     let spec_unchanged = status.observed_generation == generation;
     let interrupt = Arc::new(AtomicBool::new(false));
     let interrupt_in_task = interrupt.clone();
@@ -258,10 +329,16 @@ async fn fetch(
         };
         let remote = git::resolve_remote(&req)?;
         if spec_unchanged && current.as_deref() == Some(remote.resolved.revision.as_str()) {
-            return Ok(Fetched { resolved: remote.resolved, files: None });
+            return Ok(Fetched {
+                resolved: remote.resolved,
+                files: None,
+            });
         }
         let files = git::fetch_tree(&req, &remote.resolved)?;
-        Ok(Fetched { resolved: remote.resolved, files: Some(files) })
+        Ok(Fetched {
+            resolved: remote.resolved,
+            files: Some(files),
+        })
     });
     let result = match tokio::time::timeout(timeout, task).await {
         Ok(Ok(r)) => r,
@@ -282,11 +359,23 @@ async fn fetch(
         }
         Err(e) => {
             let err = match e {
-                GitError::Authentication(m) => ReconcileError::transient(reasons::AUTHENTICATION_FAILED, m),
-                GitError::Operation(m) => ReconcileError::transient(reasons::GIT_OPERATION_FAILED, m),
+                GitError::Authentication(m) => {
+                    ReconcileError::transient(reasons::AUTHENTICATION_FAILED, m)
+                }
+                GitError::Operation(m) => {
+                    ReconcileError::transient(reasons::GIT_OPERATION_FAILED, m)
+                }
                 GitError::Invalid(m) => ReconcileError::stalled(reasons::INVALID_SPEC, m),
             };
-            conditions::set(&mut status.conditions, types::FETCH_FAILED, Status::True, err.reason, err.message.clone(), generation, now);
+            conditions::set(
+                &mut status.conditions,
+                types::FETCH_FAILED,
+                Status::True,
+                err.reason,
+                err.message.clone(),
+                generation,
+                now,
+            );
             Err(err)
         }
     }
@@ -309,10 +398,26 @@ async fn store(
     let path_in_task = path.clone();
     let written = tokio::task::spawn_blocking(move || storage.write(&path_in_task, &bytes))
         .await
-        .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, format!("writing artifact {path}: {e}")))?
-        .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, format!("writing artifact {path}: {e}")))?;
-    let revision_changed = status.artifact.as_ref().is_none_or(|a| a.revision != resolved.revision);
-    let digest_changed = status.artifact.as_ref().is_none_or(|a| a.digest != written.digest);
+        .map_err(|e| {
+            ReconcileError::transient(
+                reasons::ARTIFACT_FAILED,
+                format!("writing artifact {path}: {e}"),
+            )
+        })?
+        .map_err(|e| {
+            ReconcileError::transient(
+                reasons::ARTIFACT_FAILED,
+                format!("writing artifact {path}: {e}"),
+            )
+        })?;
+    let revision_changed = status
+        .artifact
+        .as_ref()
+        .is_none_or(|a| a.revision != resolved.revision);
+    let digest_changed = status
+        .artifact
+        .as_ref()
+        .is_none_or(|a| a.digest != written.digest);
     let now = Timestamp::now();
     if digest_changed || status.artifact.as_ref().is_some_and(|a| a.path != path) {
         status.artifact = Some(Artifact {
@@ -325,16 +430,35 @@ async fn store(
         });
     }
     let message = format!("stored artifact for revision '{}'", resolved.revision);
-    conditions::set(&mut status.conditions, types::ARTIFACT_IN_STORAGE, Status::True, reasons::SUCCEEDED, message.clone(), obj.meta().generation, now);
-    match ctx.storage.garbage_collect(&dir, &path, ctx.settings.artifact_retention) {
-        Ok(deleted) if !deleted.is_empty() => tracing::info!(?deleted, "garbage-collected artifacts"),
+    conditions::set(
+        &mut status.conditions,
+        types::ARTIFACT_IN_STORAGE,
+        Status::True,
+        reasons::SUCCEEDED,
+        message.clone(),
+        obj.meta().generation,
+        now,
+    );
+    match ctx
+        .storage
+        .garbage_collect(&dir, &path, ctx.settings.artifact_retention)
+    {
+        Ok(deleted) if !deleted.is_empty() => {
+            tracing::info!(?deleted, "garbage-collected artifacts")
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, dir, "garbage collection failed"),
     }
     if revision_changed {
         let meta = revision_metadata(status.artifact.as_ref());
         ctx.recorder
-            .publish(&obj.object_ref(&()), Severity::Info, reasons::NEW_ARTIFACT, &format!("stored artifact for commit '{}'", resolved.commit), meta)
+            .publish(
+                &obj.object_ref(&()),
+                Severity::Info,
+                reasons::NEW_ARTIFACT,
+                &format!("stored artifact for commit '{}'", resolved.commit),
+                meta,
+            )
             .await;
     }
     Ok(message)
@@ -352,12 +476,17 @@ async fn cleanup(obj: &GitRepository, ctx: &Context) -> Result<Action, Reconcile
     let name = obj.name_any();
     ctx.storage
         .remove_object_dir(&Storage::object_dir(KIND, &ns, &name))
-        .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, format!("removing artifacts of {ns}/{name}: {e}")))?;
+        .map_err(|e| {
+            ReconcileError::transient(
+                reasons::ARTIFACT_FAILED,
+                format!("removing artifacts of {ns}/{name}: {e}"),
+            )
+        })?;
     let cache = ctx.settings.git_cache_root.join(&ns).join(&name);
-    if let Err(e) = std::fs::remove_dir_all(&cache) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(error = %e, cache = %cache.display(), "removing Git cache failed");
-        }
+    if let Err(e) = std::fs::remove_dir_all(&cache)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, cache = %cache.display(), "removing Git cache failed");
     }
     ctx.backoff.reset(&format!("{ns}/{name}"));
     for t in [types::READY, types::RECONCILING, types::STALLED] {
@@ -373,7 +502,11 @@ mod tests {
     use weir_api::source::GitRepositoryRef;
 
     fn spec(url: &str) -> GitRepositorySpec {
-        GitRepositorySpec { url: url.into(), interval: "1m".into(), ..Default::default() }
+        GitRepositorySpec {
+            url: url.into(),
+            interval: "1m".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -382,9 +515,27 @@ mod tests {
             (spec("ftp://example.com/repo"), "URLInvalid", "\"ftp\""),
             (spec("file:///tmp/repo"), "URLInvalid", "--allow-file-urls"),
             (spec("not a url"), "URLInvalid", "\"not a url\""),
-            (spec("https:///repo.git"), "URLInvalid", "\"https:///repo.git\""),
-            (GitRepositorySpec { interval: "soon".into(), ..spec("https://h/r") }, "InvalidSpec", "\"soon\""),
-            (GitRepositorySpec { timeout: Some("1x".into()), ..spec("https://h/r") }, "InvalidSpec", "spec.timeout"),
+            (
+                spec("https:///repo.git"),
+                "URLInvalid",
+                "\"https:///repo.git\"",
+            ),
+            (
+                GitRepositorySpec {
+                    interval: "soon".into(),
+                    ..spec("https://h/r")
+                },
+                "InvalidSpec",
+                "\"soon\"",
+            ),
+            (
+                GitRepositorySpec {
+                    timeout: Some("1x".into()),
+                    ..spec("https://h/r")
+                },
+                "InvalidSpec",
+                "spec.timeout",
+            ),
         ];
         for (s, reason, needle) in cases {
             let err = validate(&s, false).expect_err(needle);
@@ -395,21 +546,54 @@ mod tests {
 
     #[test]
     fn validation_accepts_supported_urls_and_defaults() -> Result<(), ReconcileError> {
-        for url in ["https://h/r.git", "http://h:8080/r", "ssh://git@h:22/r", "git@github.com:org/repo.git"] {
+        for url in [
+            "https://h/r.git",
+            "http://h:8080/r",
+            "ssh://git@h:22/r",
+            "git@github.com:org/repo.git",
+        ] {
             validate(&spec(url), false)?;
         }
         validate(&spec("file:///tmp/repo"), true)?;
-        let v = validate(&GitRepositorySpec { reference: Some(GitRepositoryRef { tag: Some("v1".into()), ..Default::default() }), ..spec("https://h/r") }, false)?;
-        assert_eq!(v, ValidSpec { plan: RefPlan::Tag("v1".into()), timeout: Duration::from_secs(60) });
+        let v = validate(
+            &GitRepositorySpec {
+                reference: Some(GitRepositoryRef {
+                    tag: Some("v1".into()),
+                    ..Default::default()
+                }),
+                ..spec("https://h/r")
+            },
+            false,
+        )?;
+        assert_eq!(
+            v,
+            ValidSpec {
+                plan: RefPlan::Tag("v1".into()),
+                timeout: Duration::from_secs(60)
+            }
+        );
         Ok(())
     }
 
     #[test]
     fn secret_keys_follow_flux() {
         let data = |pairs: &[(&str, &str)]| {
-            pairs.iter().map(|(k, v)| ((*k).to_string(), k8s_openapi::ByteString(v.as_bytes().to_vec()))).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        (*k).to_string(),
+                        k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                    )
+                })
+                .collect()
         };
-        let auth = auth_from_secret(&data(&[("username", "u"), ("password", "p"), ("ca.crt", "PEM")])).expect("valid");
+        let auth = auth_from_secret(&data(&[
+            ("username", "u"),
+            ("password", "p"),
+            ("ca.crt", "PEM"),
+        ]))
+        .expect("valid");
         assert_eq!(auth.basic, Some(("u".into(), "p".into())));
         assert_eq!(auth.ca_pem.as_deref(), Some(b"PEM".as_slice()));
         let err = auth_from_secret(&data(&[("username", "u")])).expect_err("incomplete");

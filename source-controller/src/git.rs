@@ -56,7 +56,9 @@ pub enum GitError {
 impl std::fmt::Display for GitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GitError::Authentication(m) | GitError::Operation(m) | GitError::Invalid(m) => f.write_str(m),
+            GitError::Authentication(m) | GitError::Operation(m) | GitError::Invalid(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -100,7 +102,11 @@ pub struct Remote {
 /// [`GitError`] with a message naming the URL.
 pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Remote, GitError> {
     let session = Session::open(req)?;
-    if let RefPlan::Commit { commit, branch: None } = req.plan {
+    if let RefPlan::Commit {
+        commit,
+        branch: None,
+    } = req.plan
+    {
         // A commit never changes: when it is cached no network round trip is needed.
         let resolved = reference::resolve(req.plan, &[]).map_err(GitError::Operation)?;
         if session.has_commit(commit) {
@@ -121,7 +127,11 @@ pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Remote, GitError> {
 pub fn fetch_tree(req: &FetchRequest<'_>, resolved: &Resolved) -> Result<Vec<TreeFile>, GitError> {
     let session = Session::open(req)?;
     if !session.has_commit(&resolved.commit) {
-        session.fetch(req, &reference::refspec(req.plan, resolved), reference::shallow(req.plan))?;
+        session.fetch(
+            req,
+            &reference::refspec(req.plan, resolved),
+            reference::shallow(req.plan),
+        )?;
     }
     if !session.has_commit(&resolved.commit) {
         return Err(GitError::Operation(format!(
@@ -136,7 +146,10 @@ pub fn fetch_tree(req: &FetchRequest<'_>, resolved: &Resolved) -> Result<Vec<Tre
 
 fn listing_refspec(plan: &RefPlan) -> String {
     match plan {
-        RefPlan::Branch(b) | RefPlan::Commit { branch: Some(b), .. } => format!("refs/heads/{b}"),
+        RefPlan::Branch(b)
+        | RefPlan::Commit {
+            branch: Some(b), ..
+        } => format!("refs/heads/{b}"),
         RefPlan::Tag(t) => format!("refs/tags/{t}"),
         RefPlan::Semver(_) => "refs/tags/*:refs/tags/*".to_string(),
         RefPlan::Name(n) => n.clone(),
@@ -153,9 +166,12 @@ struct Session {
 impl Session {
     fn open(req: &FetchRequest<'_>) -> Result<Self, GitError> {
         let cache = req.cache_dir;
-        let op = |what: &str, e: &dyn std::fmt::Display| GitError::Operation(format!("{what} {}: {e}", cache.display()));
+        let op = |what: &str, e: &dyn std::fmt::Display| {
+            GitError::Operation(format!("{what} {}: {e}", cache.display()))
+        };
         let mut repo = if cache.join("HEAD").exists() {
-            gix::open_opts(cache, gix::open::Options::isolated()).map_err(|e| op("opening Git cache", &e))?
+            gix::open_opts(cache, gix::open::Options::isolated())
+                .map_err(|e| op("opening Git cache", &e))?
         } else {
             std::fs::create_dir_all(cache).map_err(|e| op("creating Git cache", &e))?;
             gix::ThreadSafeRepository::init_opts(
@@ -173,7 +189,8 @@ impl Session {
                 GitError::Invalid("the Secret must have a known_hosts key for SSH URLs: host keys are always verified".into())
             })?;
             let dir = tempfile::tempdir().map_err(|e| op("creating SSH key folder", &e))?;
-            let kh_path = write_private(dir.path(), "known_hosts", known_hosts).map_err(|e| op("writing known_hosts", &e))?;
+            let kh_path = write_private(dir.path(), "known_hosts", known_hosts)
+                .map_err(|e| op("writing known_hosts", &e))?;
             // ssh's stderr says why a connection failed (host key, refused key); gix does not
             // surface it, so it is captured and added to the error.
             let err_path = dir.path().join(SSH_STDERR);
@@ -188,8 +205,12 @@ impl Session {
                 if !key.ends_with(b"\n") {
                     key.push(b'\n');
                 }
-                let id_path = write_private(dir.path(), "identity", &key).map_err(|e| op("writing SSH identity", &e))?;
-                command.push_str(&format!(" -o IdentitiesOnly=yes -i {}", shell_quote(&id_path)));
+                let id_path = write_private(dir.path(), "identity", &key)
+                    .map_err(|e| op("writing SSH identity", &e))?;
+                command.push_str(&format!(
+                    " -o IdentitiesOnly=yes -i {}",
+                    shell_quote(&id_path)
+                ));
             }
             let mut config = repo.config_snapshot_mut();
             config
@@ -207,7 +228,14 @@ impl Session {
             .ssh_files
             .as_ref()
             .and_then(|d| std::fs::read_to_string(d.path().join(SSH_STDERR)).ok())
-            .map(|s| s.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("Warning: Permanently added")).collect::<Vec<_>>().join(" "))
+            .map(|s| {
+                s.lines()
+                    .filter(|l| {
+                        !l.trim().is_empty() && !l.starts_with("Warning: Permanently added")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default();
         if ssh_said.is_empty() {
             classify(url, err)
@@ -236,7 +264,10 @@ impl Session {
         let remote = self.remote(req, refspec)?;
         let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
         let (map, _) = conn
-            .ref_map(gix::progress::Discard, gix::remote::ref_map::Options::default())
+            .ref_map(
+                gix::progress::Discard,
+                gix::remote::ref_map::Options::default(),
+            )
             .map_err(|e| self.error(req.url, &e))?;
         Ok(map
             .remote_refs
@@ -256,21 +287,36 @@ impl Session {
         let remote = self.remote(req, refspec)?;
         let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
         let mut prepare = conn
-            .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
+            .prepare_fetch(
+                gix::progress::Discard,
+                gix::remote::ref_map::Options::default(),
+            )
             .map_err(|e| self.error(req.url, &e))?;
         if shallow {
-            prepare = prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
+            prepare =
+                prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
         }
-        prepare.receive(gix::progress::Discard, req.interrupt).map_err(|e| self.error(req.url, &e))?;
+        prepare
+            .receive(gix::progress::Discard, req.interrupt)
+            .map_err(|e| self.error(req.url, &e))?;
         Ok(())
     }
 
     fn read_tree(&self, commit_hex: &str) -> Result<Vec<TreeFile>, GitError> {
-        let op = |e: &dyn std::fmt::Display| GitError::Operation(format!("reading commit {commit_hex}: {e}"));
+        let op = |e: &dyn std::fmt::Display| {
+            GitError::Operation(format!("reading commit {commit_hex}: {e}"))
+        };
         let id = gix::ObjectId::from_hex(commit_hex.as_bytes()).map_err(|e| op(&e))?;
-        let tree = self.repo.find_commit(id).map_err(|e| op(&e))?.tree().map_err(|e| op(&e))?;
+        let tree = self
+            .repo
+            .find_commit(id)
+            .map_err(|e| op(&e))?
+            .tree()
+            .map_err(|e| op(&e))?;
         let mut recorder = gix::traverse::tree::Recorder::default();
-        tree.traverse().breadthfirst(&mut recorder).map_err(|e| op(&e))?;
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|e| op(&e))?;
         let mut files = Vec::new();
         for entry in recorder.records {
             // Only regular files: symlinks and submodules never enter an artifact.
@@ -279,9 +325,17 @@ impl Session {
                 gix::object::tree::EntryKind::BlobExecutable => true,
                 _ => continue,
             };
-            let path = entry.filepath.to_str().map_err(|_| op(&"path is not UTF-8"))?.to_string();
+            let path = entry
+                .filepath
+                .to_str()
+                .map_err(|_| op(&"path is not UTF-8"))?
+                .to_string();
             let blob = self.repo.find_blob(entry.oid).map_err(|e| op(&e))?;
-            files.push(TreeFile { path, executable, contents: blob.data.clone() });
+            files.push(TreeFile {
+                path,
+                executable,
+                contents: blob.data.clone(),
+            });
         }
         Ok(files)
     }
@@ -291,8 +345,14 @@ fn connect<'r>(
     repo: &'r gix::Repository,
     remote: &'r gix::Remote<'r>,
     req: &FetchRequest<'_>,
-) -> gix::Result<gix::remote::Connection<'r, 'r, 'r, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>>
-{
+) -> gix::Result<
+    gix::remote::Connection<
+        'r,
+        'r,
+        'r,
+        Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+    >,
+> {
     let conn = remote.connect(Direction::Fetch)?;
     let basic = req.auth.basic.clone();
     let conn = conn.with_credentials(move |action| match action {
@@ -313,12 +373,17 @@ fn connect<'r>(
         return Ok(conn);
     }
     let mut options = match repo.transport_options(req.url, None) {
-        Ok(Some(o)) => o.downcast::<gix::protocol::transport::client::blocking_io::http::Options>().map(|b| *b).unwrap_or_default(),
+        Ok(Some(o)) => o
+            .downcast::<gix::protocol::transport::client::blocking_io::http::Options>()
+            .map(|b| *b)
+            .unwrap_or_default(),
         _ => gix::protocol::transport::client::blocking_io::http::Options::default(),
     };
     options.connect_timeout = Some(req.timeout);
     if let Some(token) = &req.auth.bearer_token {
-        options.extra_headers.push(format!("Authorization: Bearer {token}"));
+        options
+            .extra_headers
+            .push(format!("Authorization: Bearer {token}"));
     }
     let ca = req.auth.ca_pem.clone();
     let timeout = req.timeout;
@@ -327,7 +392,9 @@ fn connect<'r>(
             let mut builder = builder.timeout(timeout);
             if let Some(pem) = &ca {
                 let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                    gix::error::ErrorExt::raise_erased(gix::error::message!("ca.crt is not a valid PEM certificate bundle: {e}"))
+                    gix::error::ErrorExt::raise_erased(gix::error::message!(
+                        "ca.crt is not a valid PEM certificate bundle: {e}"
+                    ))
                 })?;
                 builder = builder.tls_certs_merge(certs);
             }
@@ -350,7 +417,11 @@ fn write_private(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<Pat
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     f.write_all(contents)?;
     Ok(path)
 }

@@ -48,7 +48,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let storage = Storage::new(&args.storage, "localhost");
     let remote = git::resolve_remote(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let path = format!("gitrepository/local/oneshot/{}.tar.gz", remote.resolved.commit);
+    let path = format!(
+        "gitrepository/local/oneshot/{}.tar.gz",
+        remote.resolved.commit
+    );
     if storage.exists(&path) {
         println!("{} unchanged", remote.resolved.revision);
         return Ok(());
@@ -57,6 +60,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let count = files.len();
     let archive = package::pack(files, None).map_err(|e| anyhow::anyhow!(e))?;
     let stored = storage.write(&path, &archive)?;
-    println!("{} {} files {} {} bytes", remote.resolved.revision, count, stored.digest, stored.size);
+    println!(
+        "{} {} files {} {} bytes",
+        remote.resolved.revision, count, stored.digest, stored.size
+    );
     Ok(())
 }

@@ -15,7 +15,12 @@ pub fn pack(files: Vec<TreeFile>, spec_ignore: Option<&str>) -> Result<Vec<u8>, 
         .iter()
         .filter(|f| f.path == SOURCEIGNORE || f.path.ends_with(&format!("/{SOURCEIGNORE}")))
         .map(|f| {
-            let dir = f.path.strip_suffix(SOURCEIGNORE).unwrap_or("").trim_end_matches('/').to_string();
+            let dir = f
+                .path
+                .strip_suffix(SOURCEIGNORE)
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string();
             (dir, String::from_utf8_lossy(&f.contents).into_owned())
         })
         .collect();
@@ -23,7 +28,11 @@ pub fn pack(files: Vec<TreeFile>, spec_ignore: Option<&str>) -> Result<Vec<u8>, 
     let kept = files
         .into_iter()
         .filter(|f| !rules.is_ignored(&f.path, false))
-        .map(|f| FileEntry { path: f.path, executable: f.executable, contents: f.contents })
+        .map(|f| FileEntry {
+            path: f.path,
+            executable: f.executable,
+            contents: f.contents,
+        })
         .collect();
     archive::pack(kept).map_err(|e| format!("packing artifact: {e}"))
 }

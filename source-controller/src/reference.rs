@@ -65,13 +65,20 @@ pub fn plan(reference: Option<&GitRepositoryRef>) -> Result<RefPlan, String> {
     if let Some(commit) = nonempty(r.commit) {
         let commit = commit.to_lowercase();
         if commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("spec.ref.commit {commit:?} is not a full 40-character SHA-1"));
+            return Err(format!(
+                "spec.ref.commit {commit:?} is not a full 40-character SHA-1"
+            ));
         }
-        return Ok(RefPlan::Commit { commit, branch: nonempty(r.branch) });
+        return Ok(RefPlan::Commit {
+            commit,
+            branch: nonempty(r.branch),
+        });
     }
     if let Some(name) = nonempty(r.name) {
         if !name.starts_with("refs/") || name.contains("..") || name.contains(char::is_whitespace) {
-            return Err(format!("spec.ref.name {name:?} must be a full reference name such as refs/heads/main"));
+            return Err(format!(
+                "spec.ref.name {name:?} must be a full reference name such as refs/heads/main"
+            ));
         }
         return Ok(RefPlan::Name(name));
     }
@@ -92,13 +99,21 @@ fn validate_short_name(field: &str, name: &str) -> Result<(), String> {
     let bad = name.starts_with('-')
         || name.contains("..")
         || name.contains(|c: char| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
-    if bad { Err(format!("{field} {name:?} is not a valid Git reference name")) } else { Ok(()) }
+    if bad {
+        Err(format!(
+            "{field} {name:?} is not a valid Git reference name"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// The fetch refspec for a plan, once resolved.
 pub fn refspec(plan: &RefPlan, resolved: &Resolved) -> String {
     match (plan, &resolved.ref_name) {
-        (RefPlan::Commit { branch: None, .. }, _) => "+refs/heads/*:refs/remotes/origin/*".to_string(),
+        (RefPlan::Commit { branch: None, .. }, _) => {
+            "+refs/heads/*:refs/remotes/origin/*".to_string()
+        }
         (_, Some(name)) => format!("+{name}:{name}"),
         (_, None) => resolved.commit.clone(),
     }
@@ -117,11 +132,13 @@ pub fn resolve(plan: &RefPlan, refs: &[RemoteRef]) -> Result<Resolved, String> {
     let find = |name: &str| refs.iter().find(|r| r.name == name);
     match plan {
         RefPlan::Branch(b) => {
-            let r = find(&format!("refs/heads/{b}")).ok_or_else(|| format!("branch {b:?} not found on the remote"))?;
+            let r = find(&format!("refs/heads/{b}"))
+                .ok_or_else(|| format!("branch {b:?} not found on the remote"))?;
             Ok(resolved(&r.name, r.commit(), b))
         }
         RefPlan::Tag(t) => {
-            let r = find(&format!("refs/tags/{t}")).ok_or_else(|| format!("tag {t:?} not found on the remote"))?;
+            let r = find(&format!("refs/tags/{t}"))
+                .ok_or_else(|| format!("tag {t:?} not found on the remote"))?;
             Ok(resolved(&r.name, r.commit(), t))
         }
         RefPlan::Name(n) => {
@@ -135,7 +152,9 @@ pub fn resolve(plan: &RefPlan, refs: &[RemoteRef]) -> Result<Resolved, String> {
                 .filter_map(|r| {
                     let tag = r.name.strip_prefix("refs/tags/")?;
                     let v = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
-                    reqs.iter().any(|req| req.matches(&v)).then_some((v, tag, r))
+                    reqs.iter()
+                        .any(|req| req.matches(&v))
+                        .then_some((v, tag, r))
                 })
                 .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
                 .ok_or_else(|| format!("no tag matches semver range {range:?}"))?;
@@ -143,16 +162,29 @@ pub fn resolve(plan: &RefPlan, refs: &[RemoteRef]) -> Result<Resolved, String> {
         }
         RefPlan::Commit { commit, branch } => match branch {
             Some(b) => {
-                let r = find(&format!("refs/heads/{b}")).ok_or_else(|| format!("branch {b:?} not found on the remote"))?;
-                Ok(Resolved { ref_name: Some(r.name.clone()), commit: commit.clone(), revision: format!("{b}@sha1:{commit}") })
+                let r = find(&format!("refs/heads/{b}"))
+                    .ok_or_else(|| format!("branch {b:?} not found on the remote"))?;
+                Ok(Resolved {
+                    ref_name: Some(r.name.clone()),
+                    commit: commit.clone(),
+                    revision: format!("{b}@sha1:{commit}"),
+                })
             }
-            None => Ok(Resolved { ref_name: None, commit: commit.clone(), revision: format!("sha1:{commit}") }),
+            None => Ok(Resolved {
+                ref_name: None,
+                commit: commit.clone(),
+                revision: format!("sha1:{commit}"),
+            }),
         },
     }
 }
 
 fn resolved(ref_name: &str, commit: &str, short: &str) -> Resolved {
-    Resolved { ref_name: Some(ref_name.to_string()), commit: commit.to_string(), revision: format!("{short}@sha1:{commit}") }
+    Resolved {
+        ref_name: Some(ref_name.to_string()),
+        commit: commit.to_string(),
+        revision: format!("{short}@sha1:{commit}"),
+    }
 }
 
 /// Parses a Masterminds-style range (`>=1.0.0 <2.0.0`, `~1.2`, `^1`, `1.x`, `a || b`) into
@@ -161,19 +193,27 @@ fn resolved(ref_name: &str, commit: &str, short: &str) -> Resolved {
 /// # Errors
 /// A message naming the range.
 pub fn parse_range(range: &str) -> Result<Vec<semver::VersionReq>, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("spec.ref.semver {range:?} is not a valid range: {e}");
+    let bad =
+        |e: &dyn std::fmt::Display| format!("spec.ref.semver {range:?} is not a valid range: {e}");
     range
         .split("||")
         .map(|alt| {
             let mut parts: Vec<String> = Vec::new();
             let mut pending_op = String::new();
-            for token in alt.split(|c: char| c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
+            for token in alt
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+            {
                 if token.chars().all(|c| "<>=!~^".contains(c)) {
                     pending_op.push_str(token);
                     continue;
                 }
                 let token = token.trim_start_matches('v');
-                parts.push(format!("{}{}", std::mem::take(&mut pending_op), token.replace("=v", "=")));
+                parts.push(format!(
+                    "{}{}",
+                    std::mem::take(&mut pending_op),
+                    token.replace("=v", "=")
+                ));
             }
             if parts.is_empty() {
                 return Err(bad(&"empty range"));
@@ -188,7 +228,11 @@ mod tests {
     use super::*;
 
     fn r(name: &str, target: &str) -> RemoteRef {
-        RemoteRef { name: name.into(), target: target.into(), peeled: None }
+        RemoteRef {
+            name: name.into(),
+            target: target.into(),
+            peeled: None,
+        }
     }
 
     fn git_ref(f: impl FnOnce(&mut GitRepositoryRef)) -> GitRepositoryRef {
@@ -210,12 +254,30 @@ mod tests {
             r.name = Some("refs/heads/x".into());
             r.commit = Some(C1.into());
         });
-        assert_eq!(plan(Some(&all)), Ok(RefPlan::Commit { commit: C1.into(), branch: Some("main".into()) }));
-        let no_commit = GitRepositoryRef { commit: None, ..all.clone() };
-        assert_eq!(plan(Some(&no_commit)), Ok(RefPlan::Name("refs/heads/x".into())));
-        let no_name = GitRepositoryRef { name: None, ..no_commit };
+        assert_eq!(
+            plan(Some(&all)),
+            Ok(RefPlan::Commit {
+                commit: C1.into(),
+                branch: Some("main".into())
+            })
+        );
+        let no_commit = GitRepositoryRef {
+            commit: None,
+            ..all.clone()
+        };
+        assert_eq!(
+            plan(Some(&no_commit)),
+            Ok(RefPlan::Name("refs/heads/x".into()))
+        );
+        let no_name = GitRepositoryRef {
+            name: None,
+            ..no_commit
+        };
         assert_eq!(plan(Some(&no_name)), Ok(RefPlan::Semver(">=1".into())));
-        let no_semver = GitRepositoryRef { semver: None, ..no_name };
+        let no_semver = GitRepositoryRef {
+            semver: None,
+            ..no_name
+        };
         assert_eq!(plan(Some(&no_semver)), Ok(RefPlan::Tag("v1".into())));
         assert_eq!(plan(None), Ok(RefPlan::Branch("master".into())));
     }
@@ -223,10 +285,19 @@ mod tests {
     #[test]
     fn invalid_values_name_the_field() {
         let cases = [
-            (git_ref(|r| r.commit = Some("abc".into())), "spec.ref.commit"),
+            (
+                git_ref(|r| r.commit = Some("abc".into())),
+                "spec.ref.commit",
+            ),
             (git_ref(|r| r.name = Some("main".into())), "spec.ref.name"),
-            (git_ref(|r| r.semver = Some(">=banana".into())), "spec.ref.semver"),
-            (git_ref(|r| r.branch = Some("a..b".into())), "spec.ref.branch"),
+            (
+                git_ref(|r| r.semver = Some(">=banana".into())),
+                "spec.ref.semver",
+            ),
+            (
+                git_ref(|r| r.branch = Some("a..b".into())),
+                "spec.ref.branch",
+            ),
             (git_ref(|r| r.tag = Some("v 1".into())), "spec.ref.tag"),
         ];
         for (reference, field) in cases {
@@ -237,10 +308,23 @@ mod tests {
 
     #[test]
     fn resolves_branch_tag_and_name_revisions() {
-        let refs = [r("refs/heads/main", C1), RemoteRef { name: "refs/tags/v1.0.0".into(), target: C2.into(), peeled: Some(C3.into()) }];
-        assert_eq!(resolve(&RefPlan::Branch("main".into()), &refs).map(|r| r.revision), Ok(format!("main@sha1:{C1}")));
+        let refs = [
+            r("refs/heads/main", C1),
+            RemoteRef {
+                name: "refs/tags/v1.0.0".into(),
+                target: C2.into(),
+                peeled: Some(C3.into()),
+            },
+        ];
+        assert_eq!(
+            resolve(&RefPlan::Branch("main".into()), &refs).map(|r| r.revision),
+            Ok(format!("main@sha1:{C1}"))
+        );
         let tag = resolve(&RefPlan::Tag("v1.0.0".into()), &refs).expect("tag");
-        assert_eq!((tag.commit.as_str(), tag.revision), (C3, format!("v1.0.0@sha1:{C3}")));
+        assert_eq!(
+            (tag.commit.as_str(), tag.revision),
+            (C3, format!("v1.0.0@sha1:{C3}"))
+        );
         assert_eq!(
             resolve(&RefPlan::Name("refs/heads/main".into()), &refs).map(|r| r.revision),
             Ok(format!("refs/heads/main@sha1:{C1}"))
@@ -269,10 +353,22 @@ mod tests {
     #[test]
     fn commit_revisions() {
         let refs = [r("refs/heads/main", C1)];
-        let plain = RefPlan::Commit { commit: C2.into(), branch: None };
-        assert_eq!(resolve(&plain, &refs).map(|r| r.revision), Ok(format!("sha1:{C2}")));
-        let on_branch = RefPlan::Commit { commit: C2.into(), branch: Some("main".into()) };
-        assert_eq!(resolve(&on_branch, &refs).map(|r| r.revision), Ok(format!("main@sha1:{C2}")));
+        let plain = RefPlan::Commit {
+            commit: C2.into(),
+            branch: None,
+        };
+        assert_eq!(
+            resolve(&plain, &refs).map(|r| r.revision),
+            Ok(format!("sha1:{C2}"))
+        );
+        let on_branch = RefPlan::Commit {
+            commit: C2.into(),
+            branch: Some("main".into()),
+        };
+        assert_eq!(
+            resolve(&on_branch, &refs).map(|r| r.revision),
+            Ok(format!("main@sha1:{C2}"))
+        );
         assert!(!shallow(&plain));
     }
 }

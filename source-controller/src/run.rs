@@ -78,7 +78,12 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let metrics = Metrics::default();
     let readiness = Readiness::default();
-    let probes = tokio::spawn(serve_probes(flags.probes.metrics_addr, metrics.clone(), readiness.clone(), stopped()));
+    let probes = tokio::spawn(serve_probes(
+        flags.probes.metrics_addr,
+        metrics.clone(),
+        readiness.clone(),
+        stopped(),
+    ));
 
     let mut elector = None;
     if flags.leader.leader_elect {
@@ -120,14 +125,21 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&flags.storage_path)
         .with_context(|| format!("creating storage folder {}", flags.storage_path.display()))?;
-    let adv = flags.storage_adv_addr.clone().unwrap_or_else(|| flags.storage_addr.to_string());
+    let adv = flags
+        .storage_adv_addr
+        .clone()
+        .unwrap_or_else(|| flags.storage_addr.to_string());
     let store = Storage::new(&flags.storage_path, &adv);
     let server = tokio::spawn(storage::serve(store.clone(), flags.storage_addr, stopped()));
 
     let ctx = Arc::new(Context {
         client: client.clone(),
         storage: store,
-        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME, flags.runtime.events_addr.as_deref()),
+        recorder: EventRecorder::new(
+            client.clone(),
+            CONTROLLER_NAME,
+            flags.runtime.events_addr.as_deref(),
+        ),
         metrics,
         backoff: Default::default(),
         settings: Settings {
@@ -137,8 +149,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         },
     });
     let api: Api<GitRepository> = Api::all(client);
-    let (reader, changes) =
-        watch::filtered_changes(api, watch::watcher_config(flags.runtime.watch_label_selector.as_deref()));
+    let (reader, changes) = watch::filtered_changes(
+        api,
+        watch::watcher_config(flags.runtime.watch_label_selector.as_deref()),
+    );
     readiness.set_ready();
     tracing::info!(storage = %flags.storage_path.display(), addr = %flags.storage_addr, "source-controller started");
     Controller::for_stream(changes, reader)

@@ -52,11 +52,15 @@ impl IgnoreRules {
     ///
     /// # Errors
     /// A message naming the file (or `spec.ignore`) with an invalid pattern.
-    pub fn new(sourceignores: &[(String, String)], spec_ignore: Option<&str>) -> Result<Self, String> {
+    pub fn new(
+        sourceignores: &[(String, String)],
+        spec_ignore: Option<&str>,
+    ) -> Result<Self, String> {
         let fake_root = PathBuf::from("/");
         let mut root = GitignoreBuilder::new(&fake_root);
         for line in DEFAULT_EXCLUSIONS {
-            root.add_line(None, line).map_err(|e| format!("default exclusion {line:?}: {e}"))?;
+            root.add_line(None, line)
+                .map_err(|e| format!("default exclusion {line:?}: {e}"))?;
         }
         let mut nested_files: Vec<&(String, String)> = Vec::new();
         for entry in sourceignores {
@@ -75,7 +79,11 @@ impl IgnoreRules {
         for (dir, contents) in nested_files {
             let mut b = GitignoreBuilder::new(fake_root.join(dir));
             add_lines(&mut b, contents, &format!("{dir}/{SOURCEIGNORE}"))?;
-            nested.push((dir.clone(), b.build().map_err(|e| format!("{dir}/{SOURCEIGNORE}: {e}"))?));
+            nested.push((
+                dir.clone(),
+                b.build()
+                    .map_err(|e| format!("{dir}/{SOURCEIGNORE}: {e}"))?,
+            ));
         }
         Ok(Self { root, nested })
     }
@@ -104,7 +112,9 @@ fn decide(m: Match<&ignore::gitignore::Glob>, previous: bool) -> bool {
 
 fn add_lines(builder: &mut GitignoreBuilder, contents: &str, origin: &str) -> Result<(), String> {
     for (n, line) in contents.lines().enumerate() {
-        builder.add_line(None, line).map_err(|e| format!("{origin} line {}: {e}", n + 1))?;
+        builder
+            .add_line(None, line)
+            .map_err(|e| format!("{origin} line {}: {e}", n + 1))?;
     }
     Ok(())
 }
@@ -116,7 +126,13 @@ mod tests {
     #[test]
     fn defaults_exclude_vcs_ci_and_binaries() -> Result<(), String> {
         let rules = IgnoreRules::new(&[], None)?;
-        for p in [".git/config", ".github/workflows/ci.yaml", "docs/logo.png", "deep/.sops.yaml", ".gitignore"] {
+        for p in [
+            ".git/config",
+            ".github/workflows/ci.yaml",
+            "docs/logo.png",
+            "deep/.sops.yaml",
+            ".gitignore",
+        ] {
             assert!(rules.is_ignored(p, false), "{p}");
         }
         for p in ["deploy/app.yaml", "kustomization.yaml", "README.md"] {
@@ -133,11 +149,23 @@ mod tests {
         ];
         let rules = IgnoreRules::new(&files, Some("!README.md\n*.txt"))?;
         assert!(rules.is_ignored("docs/guide.md", false));
-        assert!(!rules.is_ignored("README.md", false), "spec.ignore re-includes");
-        assert!(rules.is_ignored("tests/a.yaml", false), "anchored directory");
-        assert!(!rules.is_ignored("apps/tests/a.yaml", false), "anchor is the root");
+        assert!(
+            !rules.is_ignored("README.md", false),
+            "spec.ignore re-includes"
+        );
+        assert!(
+            rules.is_ignored("tests/a.yaml", false),
+            "anchored directory"
+        );
+        assert!(
+            !rules.is_ignored("apps/tests/a.yaml", false),
+            "anchor is the root"
+        );
         assert!(rules.is_ignored("apps/secret.yaml", false));
-        assert!(!rules.is_ignored("secret.yaml", false), "nested rules stay in their directory");
+        assert!(
+            !rules.is_ignored("secret.yaml", false),
+            "nested rules stay in their directory"
+        );
         assert!(!rules.is_ignored("apps/keep.md", false), "nested whitelist");
         assert!(rules.is_ignored("notes.txt", false));
         Ok(())

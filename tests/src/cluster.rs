@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 /// The kubeconfig path. Panics with instructions when the cluster is not configured: cluster
@@ -30,10 +33,12 @@ pub fn kubeconfig() -> PathBuf {
 pub async fn client() -> Client {
     weir_shared::install_crypto_provider();
     let path = kubeconfig();
-    let kc = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let kc = kube::config::Kubeconfig::read_from(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     let client = Client::try_from(config).unwrap_or_else(|e| panic!("creating client: {e}"));
     install_crds(&client).await;
     client
@@ -43,10 +48,15 @@ pub async fn client() -> Client {
 pub async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let dir = workspace_root().join("config/crd");
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
     for entry in entries.flatten() {
         let path = entry.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         if name == "kustomization.yaml" || !name.ends_with(".yaml") {
             continue;
         }
@@ -54,22 +64,30 @@ pub async fn install_crds(client: &Client) {
         let crd: CustomResourceDefinition =
             serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {name}: {e}"));
         let crd_name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&crd_name, &PatchParams::apply("weir-tests").force(), &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("applying CRD {crd_name}: {e}"));
-        crate::wait::until(Duration::from_secs(30), &format!("CRD {crd_name} established"), || {
-            let api = api.clone();
-            let crd_name = crd_name.clone();
-            async move {
-                let crd = api.get(&crd_name).await.ok()?;
-                let established = crd
-                    .status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                established.then_some(())
-            }
-        })
+        api.patch(
+            &crd_name,
+            &PatchParams::apply("weir-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying CRD {crd_name}: {e}"));
+        crate::wait::until(
+            Duration::from_secs(30),
+            &format!("CRD {crd_name} established"),
+            || {
+                let api = api.clone();
+                let crd_name = crd_name.clone();
+                async move {
+                    let crd = api.get(&crd_name).await.ok()?;
+                    let established = crd
+                        .status?
+                        .conditions?
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True");
+                    established.then_some(())
+                }
+            },
+        )
         .await;
     }
 }
@@ -86,9 +104,20 @@ impl TestNamespace {
     pub async fn new(client: &Client, prefix: &str) -> Self {
         let name = format!("weir-test-{prefix}-{}", crate::random_id());
         let api: Api<Namespace> = Api::all(client.clone());
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-        api.create(&PostParams::default(), &ns).await.unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
-        Self { name, client: client.clone() }
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+        Self {
+            name,
+            client: client.clone(),
+        }
     }
 
     /// Deletes the namespace (objects with finalizers must be removed by the test first).

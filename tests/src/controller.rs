@@ -11,11 +11,15 @@ pub const TEST_LABEL: &str = "weir.dev/test";
 
 /// Path of a workspace binary.
 pub fn binary(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WEIR_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        crate::cluster::workspace_root().join("target/debug")
-    });
+    let dir = std::env::var_os("WEIR_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::cluster::workspace_root().join("target/debug"));
     let path = dir.join(name);
-    assert!(path.exists(), "{} not found: build it first (`cargo xtask test` does)", path.display());
+    assert!(
+        path.exists(),
+        "{} not found: build it first (`cargo xtask test` does)",
+        path.display()
+    );
     path
 }
 
@@ -56,7 +60,10 @@ impl SourceController {
     /// until the process is up).
     pub async fn start(opts: Options<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let storage = opts.storage.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("storage"));
+        let storage = opts
+            .storage
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.path().join("storage"));
         let storage_addr = format!("127.0.0.1:{}", free_port());
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("controller.log");
@@ -65,9 +72,22 @@ impl SourceController {
         cmd.env("KUBECONFIG", crate::cluster::kubeconfig())
             .arg("--storage-path")
             .arg(&storage)
-            .args(["--storage-addr", &storage_addr, "--metrics-addr", &metrics_addr])
-            .args(["--watch-label-selector", &format!("{TEST_LABEL}={}", opts.selector)])
-            .args(["--log-format", "text", "--log-level", "info,source_controller=debug"])
+            .args([
+                "--storage-addr",
+                &storage_addr,
+                "--metrics-addr",
+                &metrics_addr,
+            ])
+            .args([
+                "--watch-label-selector",
+                &format!("{TEST_LABEL}={}", opts.selector),
+            ])
+            .args([
+                "--log-format",
+                "text",
+                "--log-level",
+                "info,source_controller=debug",
+            ])
             .args(opts.extra);
         match opts.leader_namespace {
             Some(ns) => cmd.args(["--leader-elect=true", "--leader-election-namespace", ns]),
@@ -75,16 +95,37 @@ impl SourceController {
         };
         let child = cmd
             .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}")))
+            .stdout(
+                log_file
+                    .try_clone()
+                    .unwrap_or_else(|e| panic!("log file: {e}")),
+            )
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("starting source-controller: {e}"));
-        let this = Self { child: Some(child), storage, storage_addr, metrics_addr, log, _dir: Some(dir) };
+        let this = Self {
+            child: Some(child),
+            storage,
+            storage_addr,
+            metrics_addr,
+            log,
+            _dir: Some(dir),
+        };
         let url = format!("http://{}/healthz", this.metrics_addr);
-        crate::wait::until(Duration::from_secs(30), "source-controller /healthz", || {
-            let url = url.clone();
-            async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-        })
+        crate::wait::until(
+            Duration::from_secs(30),
+            "source-controller /healthz",
+            || {
+                let url = url.clone();
+                async move {
+                    reqwest::get(&url)
+                        .await
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                        .map(|_| ())
+                }
+            },
+        )
         .await;
         this
     }
@@ -96,7 +137,9 @@ impl SourceController {
 
     /// Sends SIGTERM and waits for the process to exit; returns its exit success.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
         let _ = Command::new("kill").arg(child.id().to_string()).status();
         for _ in 0..100 {
             if let Ok(Some(status)) = child.try_wait() {

@@ -35,14 +35,21 @@ impl GitHttpsServer {
     pub async fn start(root: &Path) -> Self {
         weir_shared::install_crypto_provider();
         let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("CA params: {e}"));
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())
+            .unwrap_or_else(|e| panic!("CA params: {e}"));
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "weir test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap_or_else(|e| panic!("CA cert: {e}"));
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "weir test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
+            .unwrap_or_else(|e| panic!("CA cert: {e}"));
         let server_key = KeyPair::generate().unwrap_or_else(|e| panic!("server key: {e}"));
-        let server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap_or_else(|e| panic!("server params: {e}"));
-        let server_cert = server_params.signed_by(&server_key, &ca).unwrap_or_else(|e| panic!("server cert: {e}"));
+        let server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .unwrap_or_else(|e| panic!("server params: {e}"));
+        let server_cert = server_params
+            .signed_by(&server_key, &ca)
+            .unwrap_or_else(|e| panic!("server cert: {e}"));
         let tls = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(
@@ -51,8 +58,12 @@ impl GitHttpsServer {
             )
             .unwrap_or_else(|e| panic!("TLS config: {e}"));
         let acceptor = TlsAcceptor::from(Arc::new(tls));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr: SocketAddr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
         let (username, password) = ("weir".to_string(), format!("pw-{}", crate::random_id()));
         let expected = format!(
             "Basic {}",
@@ -61,12 +72,16 @@ impl GitHttpsServer {
         let root = root.to_path_buf();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let root = root.clone();
                 let expected = expected.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let service = hyper::service::service_fn(move |req| {
                         let root = root.clone();
                         let expected = expected.clone();
@@ -78,7 +93,13 @@ impl GitHttpsServer {
                 });
             }
         });
-        Self { base_url: format!("https://{addr}"), ca_pem: ca.pem(), username, password, task }
+        Self {
+            base_url: format!("https://{addr}"),
+            ca_pem: ca.pem(),
+            username,
+            password,
+            task,
+        }
     }
 
     /// The clone URL of repository `name`.
@@ -99,17 +120,41 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(req: Request<Incoming>, root: &PathBuf, expected_auth: &str) -> Response<Full<Bytes>> {
-    let authorized = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(expected_auth);
+async fn handle(
+    req: Request<Incoming>,
+    root: &PathBuf,
+    expected_auth: &str,
+) -> Response<Full<Bytes>> {
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(expected_auth);
     if !authorized {
         let mut r = reply(StatusCode::UNAUTHORIZED, "authentication required\n");
-        r.headers_mut().insert("www-authenticate", hyper::header::HeaderValue::from_static("Basic realm=\"git\""));
+        r.headers_mut().insert(
+            "www-authenticate",
+            hyper::header::HeaderValue::from_static("Basic realm=\"git\""),
+        );
         return r;
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let (method, path, query) =
-        (req.method().to_string(), req.uri().path().to_string(), req.uri().query().unwrap_or_default().to_string());
-    let (content_type, git_protocol, encoding) = (header("content-type"), header("git-protocol"), header("content-encoding"));
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (method, path, query) = (
+        req.method().to_string(),
+        req.uri().path().to_string(),
+        req.uri().query().unwrap_or_default().to_string(),
+    );
+    let (content_type, git_protocol, encoding) = (
+        header("content-type"),
+        header("git-protocol"),
+        header("content-encoding"),
+    );
     let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
         return reply(StatusCode::BAD_REQUEST, "bad body\n");
     };
@@ -130,7 +175,9 @@ async fn handle(req: Request<Incoming>, root: &PathBuf, expected_auth: &str) -> 
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn();
-    let Ok(mut child) = child else { return reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot run git\n") };
+    let Ok(mut child) = child else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, "cannot run git\n");
+    };
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(&body).await;
     }
@@ -142,20 +189,33 @@ async fn handle(req: Request<Incoming>, root: &PathBuf, expected_auth: &str) -> 
 
 /// Turns CGI output (headers, blank line, body) into an HTTP response.
 fn cgi_response(raw: &[u8]) -> Response<Full<Bytes>> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4))
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
         .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
-    let Some((end, sep)) = split else { return reply(StatusCode::BAD_GATEWAY, "bad CGI output\n") };
+    let Some((end, sep)) = split else {
+        return reply(StatusCode::BAD_GATEWAY, "bad CGI output\n");
+    };
     let head = String::from_utf8_lossy(&raw[..end]).to_string();
     let mut response = Response::new(Full::new(Bytes::copy_from_slice(&raw[end + sep..])));
     for line in head.lines() {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim();
         if name.eq_ignore_ascii_case("status") {
-            let code = value.split_whitespace().next().and_then(|c| c.parse().ok()).unwrap_or(500);
-            *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        } else if let (Ok(n), Ok(v)) =
-            (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value))
-        {
+            let code = value
+                .split_whitespace()
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(500);
+            *response.status_mut() =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        } else if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
             response.headers_mut().append(n, v);
         }
     }

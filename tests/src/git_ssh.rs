@@ -23,13 +23,22 @@ fn keygen(path: &Path) -> String {
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("ssh-keygen: {e} (install openssh-client)"));
-    assert!(out.status.success(), "ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr));
-    std::fs::read_to_string(path.with_extension("pub")).unwrap_or_else(|e| panic!("reading public key: {e}"))
+    assert!(
+        out.status.success(),
+        "ssh-keygen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap_or_else(|e| panic!("reading public key: {e}"))
 }
 
 fn which(program: &str) -> PathBuf {
-    let out = Command::new("sh").args(["-c", &format!("command -v {program}")]).output();
-    let path = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output();
+    let path = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     assert!(!path.is_empty(), "{program} not found on PATH");
     PathBuf::from(path)
 }
@@ -40,7 +49,8 @@ impl GitSshServer {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let host_pub = keygen(&dir.path().join("host_key"));
         let client_pub = keygen(&dir.path().join("client_key"));
-        std::fs::write(dir.path().join("authorized_keys"), &client_pub).unwrap_or_else(|e| panic!("authorized_keys: {e}"));
+        std::fs::write(dir.path().join("authorized_keys"), &client_pub)
+            .unwrap_or_else(|e| panic!("authorized_keys: {e}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -53,9 +63,14 @@ impl GitSshServer {
             d = dir.path().display(),
             shell = git_shell.display()
         );
-        std::fs::write(dir.path().join("sshd_config"), config).unwrap_or_else(|e| panic!("sshd_config: {e}"));
+        std::fs::write(dir.path().join("sshd_config"), config)
+            .unwrap_or_else(|e| panic!("sshd_config: {e}"));
         let _ = std::fs::create_dir_all("/run/sshd");
-        let sshd = if Path::new("/usr/sbin/sshd").exists() { PathBuf::from("/usr/sbin/sshd") } else { which("sshd") };
+        let sshd = if Path::new("/usr/sbin/sshd").exists() {
+            PathBuf::from("/usr/sbin/sshd")
+        } else {
+            which("sshd")
+        };
         let child = Command::new(sshd)
             .args(["-D", "-e", "-f"])
             .arg(dir.path().join("sshd_config"))
@@ -65,23 +80,43 @@ impl GitSshServer {
             .spawn()
             .unwrap_or_else(|e| panic!("starting sshd: {e} (install openssh-server)"));
         crate::wait::until(Duration::from_secs(20), "sshd to listen", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
         })
         .await;
-        let host_key = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        let client_key = std::fs::read_to_string(dir.path().join("client_key")).unwrap_or_else(|e| panic!("client key: {e}"));
-        Self { port, client_key, known_hosts: format!("[127.0.0.1]:{port} {host_key}\n"), dir, child }
+        let host_key = host_pub
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let client_key = std::fs::read_to_string(dir.path().join("client_key"))
+            .unwrap_or_else(|e| panic!("client key: {e}"));
+        Self {
+            port,
+            client_key,
+            known_hosts: format!("[127.0.0.1]:{port} {host_key}\n"),
+            dir,
+            child,
+        }
     }
 
     /// The `ssh://` URL of the repository at an absolute path.
     pub fn url(&self, repo_dir: &Path) -> String {
-        let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "root".into());
         format!("ssh://{user}@127.0.0.1:{}{}", self.port, repo_dir.display())
     }
 
     /// A fresh key pair the server does not accept.
     pub fn unknown_client_key(&self) -> String {
-        let path = self.dir.path().join(format!("other_{}", crate::random_id()));
+        let path = self
+            .dir
+            .path()
+            .join(format!("other_{}", crate::random_id()));
         keygen(&path);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading key: {e}"))
     }

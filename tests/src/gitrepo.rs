@@ -15,7 +15,10 @@ impl SourceRepo {
     /// `git init -b main` of `<root>/<name>`.
     pub fn new(name: &str) -> Self {
         let root = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let this = Self { root, name: name.to_string() };
+        let this = Self {
+            root,
+            name: name.to_string(),
+        };
         std::fs::create_dir_all(this.dir()).unwrap_or_else(|e| panic!("mkdir: {e}"));
         this.git(&["init", "-q", "-b", "main"]);
         this
@@ -35,11 +38,24 @@ impl SourceRepo {
     pub fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(self.dir())
-            .args(["-c", "user.name=Weir Test", "-c", "user.email=test@weir.dev", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=Weir Test",
+                "-c",
+                "user.email=test@weir.dev",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "tag.gpgsign=false",
+            ])
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("running git {args:?}: {e}"));
-        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 

@@ -14,5 +14,7 @@ pub mod wait;
 pub fn random_id() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..8).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect()
+    (0..8)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
 }

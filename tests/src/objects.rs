@@ -19,10 +19,16 @@ pub fn git_repository(name: &str, selector: &str) -> GitRepository {
     GitRepository {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
-            labels: Some(BTreeMap::from([(TEST_LABEL.to_string(), selector.to_string())])),
+            labels: Some(BTreeMap::from([(
+                TEST_LABEL.to_string(),
+                selector.to_string(),
+            )])),
             ..Default::default()
         },
-        spec: GitRepositorySpec { interval: "1h".into(), ..Default::default() },
+        spec: GitRepositorySpec {
+            interval: "1h".into(),
+            ..Default::default()
+        },
         status: None,
     }
 }
@@ -53,19 +59,31 @@ impl GitRepositoryBuilder for GitRepository {
         self
     }
     fn branch(mut self, b: &str) -> Self {
-        self.spec.reference.get_or_insert_with(GitRepositoryRef::default).branch = Some(b.into());
+        self.spec
+            .reference
+            .get_or_insert_with(GitRepositoryRef::default)
+            .branch = Some(b.into());
         self
     }
     fn tag(mut self, t: &str) -> Self {
-        self.spec.reference.get_or_insert_with(GitRepositoryRef::default).tag = Some(t.into());
+        self.spec
+            .reference
+            .get_or_insert_with(GitRepositoryRef::default)
+            .tag = Some(t.into());
         self
     }
     fn semver(mut self, r: &str) -> Self {
-        self.spec.reference.get_or_insert_with(GitRepositoryRef::default).semver = Some(r.into());
+        self.spec
+            .reference
+            .get_or_insert_with(GitRepositoryRef::default)
+            .semver = Some(r.into());
         self
     }
     fn commit(mut self, c: &str) -> Self {
-        self.spec.reference.get_or_insert_with(GitRepositoryRef::default).commit = Some(c.into());
+        self.spec
+            .reference
+            .get_or_insert_with(GitRepositoryRef::default)
+            .commit = Some(c.into());
         self
     }
     fn secret(mut self, name: &str) -> Self {
@@ -84,18 +102,29 @@ impl GitRepositoryBuilder for GitRepository {
 
 /// Creates an object, panicking with the API error.
 pub async fn create(api: &Api<GitRepository>, obj: &GitRepository) -> GitRepository {
-    api.create(&PostParams::default(), obj).await.unwrap_or_else(|e| panic!("creating {}: {e}", obj.name_any()))
+    api.create(&PostParams::default(), obj)
+        .await
+        .unwrap_or_else(|e| panic!("creating {}: {e}", obj.name_any()))
 }
 
 /// Creates a Secret with string data.
 pub async fn secret(client: &Client, ns: &str, name: &str, data: &[(&str, &str)]) {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
     let s = Secret {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-        data: Some(data.iter().map(|(k, v)| ((*k).to_string(), ByteString(v.as_bytes().to_vec()))).collect()),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
         ..Default::default()
     };
-    api.create(&PostParams::default(), &s).await.unwrap_or_else(|e| panic!("creating Secret {name}: {e}"));
+    api.create(&PostParams::default(), &s)
+        .await
+        .unwrap_or_else(|e| panic!("creating Secret {name}: {e}"));
 }
 
 /// Sets the `reconcile.weir.dev/requestedAt` annotation to `token`.
@@ -137,12 +166,16 @@ pub async fn wait_for(
 pub fn ready_is(obj: &GitRepository, status: &str, reason: &str) -> bool {
     let Some(st) = &obj.status else { return false };
     st.observed_generation == obj.metadata.generation
-        && conditions::get(&st.conditions, conditions::types::READY).is_some_and(|c| c.status == status && c.reason == reason)
+        && conditions::get(&st.conditions, conditions::types::READY)
+            .is_some_and(|c| c.status == status && c.reason == reason)
 }
 
 /// Waits until Ready=True.
 pub async fn wait_ready(api: &Api<GitRepository>, name: &str) -> GitRepository {
-    wait_for(api, name, Duration::from_secs(60), "Ready", |o| ready_is(o, "True", "Succeeded")).await
+    wait_for(api, name, Duration::from_secs(60), "Ready", |o| {
+        ready_is(o, "True", "Succeeded")
+    })
+    .await
 }
 
 /// The Ready condition's message.

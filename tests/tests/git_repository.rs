@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::Api;
 use sha2::{Digest, Sha256};
 use weir_api::source::GitRepository;
 use weir_shared::conditions::{self, types};
@@ -12,27 +12,43 @@ use weir_tests::controller::{Options, SourceController};
 use weir_tests::git_https::GitHttpsServer;
 use weir_tests::git_ssh::GitSshServer;
 use weir_tests::gitrepo::SourceRepo;
-use weir_tests::objects::{self, GitRepositoryBuilder, git_repository, ready_is, ready_message, wait_for, wait_ready};
+use weir_tests::objects::{
+    self, GitRepositoryBuilder, git_repository, ready_is, ready_message, wait_for, wait_ready,
+};
 use weir_tests::random_id;
 
-const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: hello\n";
+const MANIFEST: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  greeting: hello\n";
 
 async fn controller(selector: &str) -> SourceController {
-    SourceController::start(Options { selector, leader_namespace: None, storage: None, extra: &[] }).await
+    SourceController::start(Options {
+        selector,
+        leader_namespace: None,
+        storage: None,
+        extra: &[],
+    })
+    .await
 }
 
 /// A repository with one commit on `main`.
 fn app_repo() -> SourceRepo {
     let repo = SourceRepo::new("app");
-    repo.write("deploy/configmap.yaml", MANIFEST).write("README.md", "# app\n").write(".github/workflows/ci.yaml", "on: push\n");
+    repo.write("deploy/configmap.yaml", MANIFEST)
+        .write("README.md", "# app\n")
+        .write(".github/workflows/ci.yaml", "on: push\n");
     repo.commit("initial");
     repo
 }
 
 async fn download(url: &str) -> Vec<u8> {
-    let resp = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let resp = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
-    resp.bytes().await.unwrap_or_else(|e| panic!("reading {url}: {e}")).to_vec()
+    resp.bytes()
+        .await
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"))
+        .to_vec()
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -41,8 +57,15 @@ fn sha256(bytes: &[u8]) -> String {
 
 fn archive_paths(bytes: &[u8]) -> Vec<String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let entries = archive.entries().unwrap_or_else(|e| panic!("reading archive: {e}"));
-    entries.map(|e| e.and_then(|e| e.path().map(|p| p.to_string_lossy().to_string())).unwrap_or_default()).collect()
+    let entries = archive
+        .entries()
+        .unwrap_or_else(|e| panic!("reading archive: {e}"));
+    entries
+        .map(|e| {
+            e.and_then(|e| e.path().map(|p| p.to_string_lossy().to_string()))
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -51,40 +74,102 @@ async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
     let ns = TestNamespace::new(&client, "https").await;
     let repo = app_repo();
     let server = GitHttpsServer::start(repo.root()).await;
-    objects::secret(&client, &ns.name, "https-auth", &[("username", &server.username), ("password", &server.password), ("ca.crt", &server.ca_pem)]).await;
+    objects::secret(
+        &client,
+        &ns.name,
+        "https-auth",
+        &[
+            ("username", &server.username),
+            ("password", &server.password),
+            ("ca.crt", &server.ca_pem),
+        ],
+    )
+    .await;
     let sel = random_id();
     let ctl = controller(&sel).await;
     let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(&api, &git_repository("app", &sel).url(&server.url("app")).branch("main").secret("https-auth")).await;
+    objects::create(
+        &api,
+        &git_repository("app", &sel)
+            .url(&server.url("app"))
+            .branch("main")
+            .secret("https-auth"),
+    )
+    .await;
 
     let obj = wait_ready(&api, "app").await;
     let status = obj.status.clone().unwrap_or_default();
-    let artifact = status.artifact.clone().unwrap_or_else(|| panic!("no artifact; log:\n{}", ctl.log()));
+    let artifact = status
+        .artifact
+        .clone()
+        .unwrap_or_else(|| panic!("no artifact; log:\n{}", ctl.log()));
     assert_eq!(artifact.revision, format!("main@sha1:{}", repo.head()));
-    assert!(conditions::is_true(&status.conditions, types::ARTIFACT_IN_STORAGE));
-    assert_eq!(artifact.path, format!("gitrepository/{}/app/{}.tar.gz", ns.name, repo.head()));
+    assert!(conditions::is_true(
+        &status.conditions,
+        types::ARTIFACT_IN_STORAGE
+    ));
+    assert_eq!(
+        artifact.path,
+        format!("gitrepository/{}/app/{}.tar.gz", ns.name, repo.head())
+    );
 
     let bytes = download(&artifact.url).await;
-    assert_eq!(sha256(&bytes), artifact.digest, "served bytes must hash to status.artifact.digest");
+    assert_eq!(
+        sha256(&bytes),
+        artifact.digest,
+        "served bytes must hash to status.artifact.digest"
+    );
     assert_eq!(Some(bytes.len() as i64), artifact.size);
-    assert_eq!(archive_paths(&bytes), ["README.md", "deploy/", "deploy/configmap.yaml"], "default exclusions drop .github/");
+    assert_eq!(
+        archive_paths(&bytes),
+        ["README.md", "deploy/", "deploy/configmap.yaml"],
+        "default exclusions drop .github/"
+    );
 
     // `kubectl wait` understands our conditions.
     let out = std::process::Command::new("kubectl")
         .env("KUBECONFIG", cluster::kubeconfig())
-        .args(["wait", "--for=condition=Ready", "gitrepository/app", "-n", &ns.name, "--timeout=30s"])
+        .args([
+            "wait",
+            "--for=condition=Ready",
+            "gitrepository/app",
+            "-n",
+            &ns.name,
+            "--timeout=30s",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("kubectl: {e}"));
-    assert!(out.status.success(), "kubectl wait failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl wait failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Only GET and HEAD of artifacts: no listing, no escape.
     let base = format!("http://{}", ctl.storage_addr);
-    for path in ["/", "/gitrepository/", "/gitrepository/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd"] {
-        let status = reqwest::get(format!("{base}{path}")).await.map(|r| r.status().as_u16()).unwrap_or(0);
+    for path in [
+        "/",
+        "/gitrepository/",
+        "/gitrepository/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+    ] {
+        let status = reqwest::get(format!("{base}{path}"))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
         assert_eq!(status, 404, "{path}");
     }
-    let head = reqwest::Client::new().head(&artifact.url).send().await.unwrap_or_else(|e| panic!("HEAD: {e}"));
-    assert_eq!(head.headers().get("content-length").and_then(|v| v.to_str().ok()), Some(bytes.len().to_string().as_str()));
+    let head = reqwest::Client::new()
+        .head(&artifact.url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("HEAD: {e}"));
+    assert_eq!(
+        head.headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()),
+        Some(bytes.len().to_string().as_str())
+    );
     ns.delete().await;
 }
 
@@ -94,18 +179,53 @@ async fn https_with_wrong_credentials_reports_authentication_failed() {
     let ns = TestNamespace::new(&client, "badauth").await;
     let repo = app_repo();
     let server = GitHttpsServer::start(repo.root()).await;
-    objects::secret(&client, &ns.name, "wrong", &[("username", &server.username), ("password", "not-the-password"), ("ca.crt", &server.ca_pem)]).await;
+    objects::secret(
+        &client,
+        &ns.name,
+        "wrong",
+        &[
+            ("username", &server.username),
+            ("password", "not-the-password"),
+            ("ca.crt", &server.ca_pem),
+        ],
+    )
+    .await;
     let sel = random_id();
     let _ctl = controller(&sel).await;
     let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(&api, &git_repository("app", &sel).url(&server.url("app")).branch("main").secret("wrong")).await;
-    let obj = wait_for(&api, "app", Duration::from_secs(60), "AuthenticationFailed", |o| ready_is(o, "False", "AuthenticationFailed")).await;
+    objects::create(
+        &api,
+        &git_repository("app", &sel)
+            .url(&server.url("app"))
+            .branch("main")
+            .secret("wrong"),
+    )
+    .await;
+    let obj = wait_for(
+        &api,
+        "app",
+        Duration::from_secs(60),
+        "AuthenticationFailed",
+        |o| ready_is(o, "False", "AuthenticationFailed"),
+    )
+    .await;
     let status = obj.status.unwrap_or_default();
-    assert!(conditions::is_true(&status.conditions, types::RECONCILING), "auth failures are retried");
+    assert!(
+        conditions::is_true(&status.conditions, types::RECONCILING),
+        "auth failures are retried"
+    );
     assert!(conditions::is_true(&status.conditions, types::FETCH_FAILED));
-    let message = conditions::get(&status.conditions, types::READY).map(|c| c.message.clone()).unwrap_or_default();
-    assert!(message.contains(&server.url("app")), "message names the URL: {message}");
-    assert!(!message.contains("not-the-password"), "message never contains secrets: {message}");
+    let message = conditions::get(&status.conditions, types::READY)
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains(&server.url("app")),
+        "message names the URL: {message}"
+    );
+    assert!(
+        !message.contains("not-the-password"),
+        "message never contains secrets: {message}"
+    );
     assert!(status.artifact.is_none());
     ns.delete().await;
 }
@@ -116,29 +236,71 @@ async fn https_without_the_ca_is_refused() {
     let ns = TestNamespace::new(&client, "noca").await;
     let repo = app_repo();
     let server = GitHttpsServer::start(repo.root()).await;
-    objects::secret(&client, &ns.name, "noca", &[("username", &server.username), ("password", &server.password)]).await;
+    objects::secret(
+        &client,
+        &ns.name,
+        "noca",
+        &[
+            ("username", &server.username),
+            ("password", &server.password),
+        ],
+    )
+    .await;
     let sel = random_id();
     let _ctl = controller(&sel).await;
     let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(&api, &git_repository("app", &sel).url(&server.url("app")).branch("main").secret("noca")).await;
-    let obj = wait_for(&api, "app", Duration::from_secs(60), "failing", |o| ready_is(o, "False", "GitOperationFailed")).await;
-    assert!(ready_message(&obj).contains(&server.url("app")), "{}", ready_message(&obj));
+    objects::create(
+        &api,
+        &git_repository("app", &sel)
+            .url(&server.url("app"))
+            .branch("main")
+            .secret("noca"),
+    )
+    .await;
+    let obj = wait_for(&api, "app", Duration::from_secs(60), "failing", |o| {
+        ready_is(o, "False", "GitOperationFailed")
+    })
+    .await;
+    assert!(
+        ready_message(&obj).contains(&server.url("app")),
+        "{}",
+        ready_message(&obj)
+    );
     ns.delete().await;
 }
 
-async fn ssh_case(name: &str, identity: impl FnOnce(&GitSshServer) -> String, known_hosts: impl FnOnce(&GitSshServer) -> String) -> (GitRepository, SourceRepo) {
+async fn ssh_case(
+    name: &str,
+    identity: impl FnOnce(&GitSshServer) -> String,
+    known_hosts: impl FnOnce(&GitSshServer) -> String,
+) -> (GitRepository, SourceRepo) {
     let client = cluster::client().await;
     let ns = TestNamespace::new(&client, name).await;
     let repo = app_repo();
     let server = GitSshServer::start().await;
     let (id, kh) = (identity(&server), known_hosts(&server));
-    objects::secret(&client, &ns.name, "ssh", &[("identity", &id), ("known_hosts", &kh)]).await;
+    objects::secret(
+        &client,
+        &ns.name,
+        "ssh",
+        &[("identity", &id), ("known_hosts", &kh)],
+    )
+    .await;
     let sel = random_id();
     let _ctl = controller(&sel).await;
     let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(&api, &git_repository("app", &sel).url(&server.url(&repo.dir())).branch("main").secret("ssh")).await;
+    objects::create(
+        &api,
+        &git_repository("app", &sel)
+            .url(&server.url(&repo.dir()))
+            .branch("main")
+            .secret("ssh"),
+    )
+    .await;
     let obj = wait_for(&api, "app", Duration::from_secs(60), "reconciled", |o| {
-        ready_is(o, "True", "Succeeded") || ready_is(o, "False", "AuthenticationFailed") || ready_is(o, "False", "GitOperationFailed")
+        ready_is(o, "True", "Succeeded")
+            || ready_is(o, "False", "AuthenticationFailed")
+            || ready_is(o, "False", "GitOperationFailed")
     })
     .await;
     ns.delete().await;
@@ -147,15 +309,34 @@ async fn ssh_case(name: &str, identity: impl FnOnce(&GitSshServer) -> String, kn
 
 #[tokio::test]
 async fn ssh_with_the_right_key_fetches() {
-    let (obj, repo) = ssh_case("ssh-ok", |s| s.client_key.clone(), |s| s.known_hosts.clone()).await;
-    assert!(ready_is(&obj, "True", "Succeeded"), "{}", ready_message(&obj));
-    assert_eq!(obj.status.and_then(|s| s.artifact).map(|a| a.revision), Some(format!("main@sha1:{}", repo.head())));
+    let (obj, repo) = ssh_case(
+        "ssh-ok",
+        |s| s.client_key.clone(),
+        |s| s.known_hosts.clone(),
+    )
+    .await;
+    assert!(
+        ready_is(&obj, "True", "Succeeded"),
+        "{}",
+        ready_message(&obj)
+    );
+    assert_eq!(
+        obj.status.and_then(|s| s.artifact).map(|a| a.revision),
+        Some(format!("main@sha1:{}", repo.head()))
+    );
 }
 
 #[tokio::test]
 async fn ssh_with_a_wrong_key_reports_authentication_failed() {
-    let (obj, _) = ssh_case("ssh-badkey", GitSshServer::unknown_client_key, |s| s.known_hosts.clone()).await;
-    assert!(ready_is(&obj, "False", "AuthenticationFailed"), "{}", ready_message(&obj));
+    let (obj, _) = ssh_case("ssh-badkey", GitSshServer::unknown_client_key, |s| {
+        s.known_hosts.clone()
+    })
+    .await;
+    assert!(
+        ready_is(&obj, "False", "AuthenticationFailed"),
+        "{}",
+        ready_message(&obj)
+    );
 }
 
 #[tokio::test]
@@ -166,6 +347,14 @@ async fn ssh_with_a_mismatching_known_hosts_is_refused() {
         |s| format!("[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIZ6l3HV6eGGjNYY8cNFoDr2nyJOmMVdH8aafz2cfaKX\n", s.port),
     )
     .await;
-    assert!(ready_is(&obj, "False", "AuthenticationFailed"), "{}", ready_message(&obj));
-    assert!(ready_message(&obj).to_lowercase().contains("host key"), "{}", ready_message(&obj));
+    assert!(
+        ready_is(&obj, "False", "AuthenticationFailed"),
+        "{}",
+        ready_message(&obj)
+    );
+    assert!(
+        ready_message(&obj).to_lowercase().contains("host key"),
+        "{}",
+        ready_message(&obj)
+    );
 }

@@ -14,7 +14,9 @@ use weir_tests::cluster::{self, TestNamespace};
 use weir_tests::controller::{Options, SourceController};
 use weir_tests::git_https::GitHttpsServer;
 use weir_tests::gitrepo::SourceRepo;
-use weir_tests::objects::{self, GitRepositoryBuilder, git_repository, ready_is, ready_message, wait_for, wait_ready};
+use weir_tests::objects::{
+    self, GitRepositoryBuilder, git_repository, ready_is, ready_message, wait_for, wait_ready,
+};
 use weir_tests::random_id;
 
 /// A namespace, an HTTPS Git server over one repository, credentials, and a controller.
@@ -33,38 +35,91 @@ impl Fixture {
         let client = cluster::client().await;
         let ns = TestNamespace::new(&client, prefix).await;
         let repo = SourceRepo::new("app");
-        repo.write("deploy/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n");
+        repo.write(
+            "deploy/configmap.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+        );
         repo.commit("initial");
         let server = GitHttpsServer::start(repo.root()).await;
-        objects::secret(&client, &ns.name, "auth", &[("username", &server.username), ("password", &server.password), ("ca.crt", &server.ca_pem)]).await;
+        objects::secret(
+            &client,
+            &ns.name,
+            "auth",
+            &[
+                ("username", &server.username),
+                ("password", &server.password),
+                ("ca.crt", &server.ca_pem),
+            ],
+        )
+        .await;
         let selector = random_id();
-        let ctl = SourceController::start(Options { selector: &selector, leader_namespace: None, storage: None, extra: &[] }).await;
+        let ctl = SourceController::start(Options {
+            selector: &selector,
+            leader_namespace: None,
+            storage: None,
+            extra: &[],
+        })
+        .await;
         let api = Api::namespaced(client.clone(), &ns.name);
-        Self { client, ns, repo, server, selector, ctl, api }
+        Self {
+            client,
+            ns,
+            repo,
+            server,
+            selector,
+            ctl,
+            api,
+        }
     }
 
     fn git_repository(&self, name: &str) -> GitRepository {
-        git_repository(name, &self.selector).url(&self.server.url("app")).secret("auth")
+        git_repository(name, &self.selector)
+            .url(&self.server.url("app"))
+            .secret("auth")
     }
 
     async fn revision(&self, name: &str) -> String {
-        self.api.get(name).await.ok().and_then(|o| o.status?.artifact.map(|a| a.revision)).unwrap_or_default()
+        self.api
+            .get(name)
+            .await
+            .ok()
+            .and_then(|o| o.status?.artifact.map(|a| a.revision))
+            .unwrap_or_default()
     }
 
     async fn wait_revision(&self, name: &str, revision: &str) -> GitRepository {
-        wait_for(&self.api, name, Duration::from_secs(60), &format!("at {revision}"), |o| {
-            o.status.as_ref().and_then(|s| s.artifact.as_ref()).is_some_and(|a| a.revision == revision) && ready_is(o, "True", "Succeeded")
-        })
+        wait_for(
+            &self.api,
+            name,
+            Duration::from_secs(60),
+            &format!("at {revision}"),
+            |o| {
+                o.status
+                    .as_ref()
+                    .and_then(|s| s.artifact.as_ref())
+                    .is_some_and(|a| a.revision == revision)
+                    && ready_is(o, "True", "Succeeded")
+            },
+        )
         .await
     }
 
     async fn finish(self) {
         // Objects keep a finalizer while their controller runs; delete them first.
-        let _ = self.api.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+        let _ = self
+            .api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
         let api = self.api.clone();
         weir_tests::wait::until(Duration::from_secs(30), "GitRepositories deleted", || {
             let api = api.clone();
-            async move { api.list(&ListParams::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ()) }
+            async move {
+                api.list(&ListParams::default())
+                    .await
+                    .ok()
+                    .filter(|l| l.items.is_empty())
+                    .map(|_| ())
+            }
         })
         .await;
         drop(self.ctl);
@@ -86,31 +141,66 @@ async fn tag_semver_commit_and_name_refs_resolve_like_flux() {
     objects::create(&f.api, &f.git_repository("tag").tag("v1.0.0")).await;
     objects::create(&f.api, &f.git_repository("semver").semver(">=1.0.0 <2.0.0")).await;
     objects::create(&f.api, &f.git_repository("commit").commit(&second)).await;
-    objects::create(&f.api, &f.git_repository("branch-commit").branch("main").commit(&first)).await;
+    objects::create(
+        &f.api,
+        &f.git_repository("branch-commit")
+            .branch("main")
+            .commit(&first),
+    )
+    .await;
     let mut by_name = f.git_repository("name");
-    by_name.spec.reference = Some(weir_api::source::GitRepositoryRef { name: Some("refs/heads/main".into()), ..Default::default() });
+    by_name.spec.reference = Some(weir_api::source::GitRepositoryRef {
+        name: Some("refs/heads/main".into()),
+        ..Default::default()
+    });
     objects::create(&f.api, &by_name).await;
     objects::create(&f.api, &f.git_repository("missing-branch").branch("nope")).await;
 
-    f.wait_revision("tag", &format!("v1.0.0@sha1:{first}")).await;
-    f.wait_revision("semver", &format!("v1.1.0@sha1:{second}")).await;
+    f.wait_revision("tag", &format!("v1.0.0@sha1:{first}"))
+        .await;
+    f.wait_revision("semver", &format!("v1.1.0@sha1:{second}"))
+        .await;
     f.wait_revision("commit", &format!("sha1:{second}")).await;
-    f.wait_revision("branch-commit", &format!("main@sha1:{first}")).await;
-    f.wait_revision("name", &format!("refs/heads/main@sha1:{third}")).await;
-    let missing = wait_for(&f.api, "missing-branch", Duration::from_secs(30), "failing", |o| ready_is(o, "False", "GitOperationFailed")).await;
-    assert!(ready_message(&missing).contains("branch \"nope\" not found"), "{}", ready_message(&missing));
+    f.wait_revision("branch-commit", &format!("main@sha1:{first}"))
+        .await;
+    f.wait_revision("name", &format!("refs/heads/main@sha1:{third}"))
+        .await;
+    let missing = wait_for(
+        &f.api,
+        "missing-branch",
+        Duration::from_secs(30),
+        "failing",
+        |o| ready_is(o, "False", "GitOperationFailed"),
+    )
+    .await;
+    assert!(
+        ready_message(&missing).contains("branch \"nope\" not found"),
+        "{}",
+        ready_message(&missing)
+    );
     f.finish().await;
 }
 
 #[tokio::test]
 async fn a_new_commit_produces_a_new_artifact_and_event_on_request() {
     let f = Fixture::new("commit").await;
-    objects::create(&f.api, &f.git_repository("app").branch("main").interval("1h")).await;
+    objects::create(
+        &f.api,
+        &f.git_repository("app").branch("main").interval("1h"),
+    )
+    .await;
     let first = wait_ready(&f.api, "app").await;
-    let first_artifact = first.status.clone().and_then(|s| s.artifact).unwrap_or_else(|| panic!("no artifact"));
+    let first_artifact = first
+        .status
+        .clone()
+        .and_then(|s| s.artifact)
+        .unwrap_or_else(|| panic!("no artifact"));
 
     let next = {
-        f.repo.write("deploy/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app2\n");
+        f.repo.write(
+            "deploy/configmap.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app2\n",
+        );
         f.repo.commit("change")
     };
     // The interval is an hour: only the request annotation can make this happen now.
@@ -120,33 +210,61 @@ async fn a_new_commit_produces_a_new_artifact_and_event_on_request() {
     assert_eq!(status.last_handled_reconcile_at.as_deref(), Some("token-1"));
     let artifact = status.artifact.unwrap_or_else(|| panic!("no artifact"));
     assert_ne!(artifact.digest, first_artifact.digest);
-    assert_eq!(artifact.url, format!("http://{}/gitrepository/{}/app/{next}.tar.gz", f.ctl.storage_addr, f.ns.name));
+    assert_eq!(
+        artifact.url,
+        format!(
+            "http://{}/gitrepository/{}/app/{next}.tar.gz",
+            f.ctl.storage_addr, f.ns.name
+        )
+    );
 
     let events: Api<Event> = Api::namespaced(f.client.clone(), &f.ns.name);
-    let new_artifact = weir_tests::wait::until(Duration::from_secs(20), "two NewArtifact events", || {
-        let events = events.clone();
-        async move {
-            let list = events.list(&ListParams::default()).await.ok()?;
-            let notes: Vec<String> = list
-                .items
-                .into_iter()
-                .filter(|e| e.reason.as_deref() == Some("NewArtifact") && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("app"))
-                .filter_map(|e| e.note)
-                .collect();
-            (notes.len() >= 2).then_some(notes)
-        }
-    })
-    .await;
-    assert!(new_artifact.iter().any(|n| n.contains(&next)), "{new_artifact:?}");
+    let new_artifact =
+        weir_tests::wait::until(Duration::from_secs(20), "two NewArtifact events", || {
+            let events = events.clone();
+            async move {
+                let list = events.list(&ListParams::default()).await.ok()?;
+                let notes: Vec<String> = list
+                    .items
+                    .into_iter()
+                    .filter(|e| {
+                        e.reason.as_deref() == Some("NewArtifact")
+                            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("app")
+                    })
+                    .filter_map(|e| e.note)
+                    .collect();
+                (notes.len() >= 2).then_some(notes)
+            }
+        })
+        .await;
+    assert!(
+        new_artifact.iter().any(|n| n.contains(&next)),
+        "{new_artifact:?}"
+    );
 
     // An unchanged re-fetch keeps the artifact as it was.
     objects::request_reconcile(&f.api, "app", "token-2").await;
-    let again = wait_for(&f.api, "app", Duration::from_secs(30), "handling token-2", |o| {
-        o.status.as_ref().and_then(|s| s.last_handled_reconcile_at.as_deref()) == Some("token-2")
-    })
+    let again = wait_for(
+        &f.api,
+        "app",
+        Duration::from_secs(30),
+        "handling token-2",
+        |o| {
+            o.status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_deref())
+                == Some("token-2")
+        },
+    )
     .await;
-    let again_artifact = again.status.and_then(|s| s.artifact).unwrap_or_else(|| panic!("no artifact"));
-    assert_eq!((again_artifact.digest, again_artifact.last_update_time), (artifact.digest, artifact.last_update_time));
+    let again_artifact = again
+        .status
+        .and_then(|s| s.artifact)
+        .unwrap_or_else(|| panic!("no artifact"));
+    assert_eq!(
+        (again_artifact.digest, again_artifact.last_update_time),
+        (artifact.digest, artifact.last_update_time)
+    );
     f.finish().await;
 }
 
@@ -154,19 +272,50 @@ async fn a_new_commit_produces_a_new_artifact_and_event_on_request() {
 async fn digests_are_reproducible_across_controller_runs() {
     let f = Fixture::new("repro").await;
     objects::create(&f.api, &f.git_repository("app").branch("main")).await;
-    let a = wait_ready(&f.api, "app").await.status.and_then(|s| s.artifact).unwrap_or_else(|| panic!("no artifact"));
-    f.api.delete("app", &DeleteParams::default()).await.unwrap_or_else(|e| panic!("delete: {e}"));
+    let a = wait_ready(&f.api, "app")
+        .await
+        .status
+        .and_then(|s| s.artifact)
+        .unwrap_or_else(|| panic!("no artifact"));
+    f.api
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
     let api = f.api.clone();
     weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
         let api = api.clone();
-        async move { api.get_opt("app").await.ok().flatten().is_none().then_some(()) }
+        async move {
+            api.get_opt("app")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
     })
     .await;
     // A second, separate controller process with fresh storage and cache.
     let sel2 = random_id();
-    let _ctl2 = SourceController::start(Options { selector: &sel2, leader_namespace: None, storage: None, extra: &[] }).await;
-    objects::create(&f.api, &git_repository("app2", &sel2).url(&f.server.url("app")).secret("auth").branch("main")).await;
-    let b = wait_ready(&f.api, "app2").await.status.and_then(|s| s.artifact).unwrap_or_else(|| panic!("no artifact"));
+    let _ctl2 = SourceController::start(Options {
+        selector: &sel2,
+        leader_namespace: None,
+        storage: None,
+        extra: &[],
+    })
+    .await;
+    objects::create(
+        &f.api,
+        &git_repository("app2", &sel2)
+            .url(&f.server.url("app"))
+            .secret("auth")
+            .branch("main"),
+    )
+    .await;
+    let b = wait_ready(&f.api, "app2")
+        .await
+        .status
+        .and_then(|s| s.artifact)
+        .unwrap_or_else(|| panic!("no artifact"));
     assert_eq!(a.revision, b.revision);
     assert_eq!(a.digest, b.digest, "same commit, same bytes");
     f.finish().await;
@@ -183,19 +332,42 @@ async fn garbage_collection_keeps_two_and_deletion_cleans_storage() {
         objects::request_reconcile(&f.api, "app", &format!("gc-{i}")).await;
         f.wait_revision("app", &format!("main@sha1:{sha}")).await;
     }
-    let dir = f.ctl.storage.join(format!("gitrepository/{}/app", f.ns.name));
-    let files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let dir = f
+        .ctl
+        .storage
+        .join(format!("gitrepository/{}/app", f.ns.name));
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files.iter().any(|f2| f2.to_string_lossy().starts_with(&f.repo.head())));
+    assert!(
+        files
+            .iter()
+            .any(|f2| f2.to_string_lossy().starts_with(&f.repo.head()))
+    );
 
-    f.api.delete("app", &DeleteParams::default()).await.unwrap_or_else(|e| panic!("delete: {e}"));
+    f.api
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
     let api = f.api.clone();
     weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
         let api = api.clone();
-        async move { api.get_opt("app").await.ok().flatten().is_none().then_some(()) }
+        async move {
+            api.get_opt("app")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
     })
     .await;
-    assert!(!dir.exists(), "storage folder {} must be removed", dir.display());
+    assert!(
+        !dir.exists(),
+        "storage folder {} must be removed",
+        dir.display()
+    );
     f.finish().await;
 }
 
@@ -206,16 +378,32 @@ async fn suspended_objects_are_left_alone_until_resumed() {
     let before = wait_ready(&f.api, "app").await;
     let revision = f.revision("app").await;
     let patch = serde_json::json!({"spec": {"suspend": true}});
-    f.api.patch("app", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_or_else(|e| panic!("{e}"));
+    f.api
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let next = f.repo.commit("while suspended");
     objects::request_reconcile(&f.api, "app", "suspended").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = f.api.get("app").await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(f.revision("app").await, revision, "no fetch while suspended");
-    assert_eq!(during.status.as_ref().and_then(|s| s.last_handled_reconcile_at.clone()), before.status.and_then(|s| s.last_handled_reconcile_at));
+    assert_eq!(
+        f.revision("app").await,
+        revision,
+        "no fetch while suspended"
+    );
+    assert_eq!(
+        during
+            .status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.clone()),
+        before.status.and_then(|s| s.last_handled_reconcile_at)
+    );
 
     let patch = serde_json::json!({"spec": {"suspend": false}});
-    f.api.patch("app", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_or_else(|e| panic!("{e}"));
+    f.api
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     f.wait_revision("app", &format!("main@sha1:{next}")).await;
     f.finish().await;
 }
@@ -224,30 +412,79 @@ async fn suspended_objects_are_left_alone_until_resumed() {
 async fn invalid_urls_stall_and_unreachable_hosts_are_retried() {
     let f = Fixture::new("invalid").await;
     // The CRD schema already refuses unknown schemes.
-    let refused = f.api.create(&Default::default(), &git_repository("ftp", &f.selector).url("ftp://example.com/repo.git")).await;
-    assert!(refused.is_err_and(|e| e.to_string().contains("spec.url")), "the API server validates spec.url");
-    objects::create(&f.api, &git_repository("nohost", &f.selector).url("https:///repo.git")).await;
-    objects::create(&f.api, &git_repository("file", &f.selector).url("file:///etc")).await;
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(1);
-    objects::create(&f.api, &git_repository("down", &f.selector).url(&format!("https://127.0.0.1:{closed_port}/repo.git")).timeout("5s")).await;
+    let refused = f
+        .api
+        .create(
+            &Default::default(),
+            &git_repository("ftp", &f.selector).url("ftp://example.com/repo.git"),
+        )
+        .await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("spec.url")),
+        "the API server validates spec.url"
+    );
+    objects::create(
+        &f.api,
+        &git_repository("nohost", &f.selector).url("https:///repo.git"),
+    )
+    .await;
+    objects::create(
+        &f.api,
+        &git_repository("file", &f.selector).url("file:///etc"),
+    )
+    .await;
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1);
+    objects::create(
+        &f.api,
+        &git_repository("down", &f.selector)
+            .url(&format!("https://127.0.0.1:{closed_port}/repo.git"))
+            .timeout("5s"),
+    )
+    .await;
 
-    let nohost = wait_for(&f.api, "nohost", Duration::from_secs(30), "stalled", |o| ready_is(o, "False", "URLInvalid")).await;
+    let nohost = wait_for(&f.api, "nohost", Duration::from_secs(30), "stalled", |o| {
+        ready_is(o, "False", "URLInvalid")
+    })
+    .await;
     let conds = nohost.status.clone().unwrap_or_default().conditions;
     assert!(conditions::is_true(&conds, types::STALLED));
     assert!(conditions::get(&conds, types::RECONCILING).is_none());
-    assert!(ready_message(&nohost).contains("\"https:///repo.git\""), "{}", ready_message(&nohost));
-    let file = wait_for(&f.api, "file", Duration::from_secs(30), "stalled", |o| ready_is(o, "False", "URLInvalid")).await;
-    assert!(ready_message(&file).contains("--allow-file-urls"), "{}", ready_message(&file));
+    assert!(
+        ready_message(&nohost).contains("\"https:///repo.git\""),
+        "{}",
+        ready_message(&nohost)
+    );
+    let file = wait_for(&f.api, "file", Duration::from_secs(30), "stalled", |o| {
+        ready_is(o, "False", "URLInvalid")
+    })
+    .await;
+    assert!(
+        ready_message(&file).contains("--allow-file-urls"),
+        "{}",
+        ready_message(&file)
+    );
 
-    let down = wait_for(&f.api, "down", Duration::from_secs(60), "failing", |o| ready_is(o, "False", "GitOperationFailed")).await;
+    let down = wait_for(&f.api, "down", Duration::from_secs(60), "failing", |o| {
+        ready_is(o, "False", "GitOperationFailed")
+    })
+    .await;
     let conds = down.status.unwrap_or_default().conditions;
     assert!(conditions::is_true(&conds, types::FETCH_FAILED));
-    assert!(conditions::is_true(&conds, types::RECONCILING), "transient: retried with backoff");
+    assert!(
+        conditions::is_true(&conds, types::RECONCILING),
+        "transient: retried with backoff"
+    );
     assert!(conditions::get(&conds, types::STALLED).is_none());
 
     // Fixing the spec un-stalls the object.
     let patch = serde_json::json!({"spec": {"url": f.server.url("app"), "secretRef": {"name": "auth"}, "ref": {"branch": "main"}}});
-    f.api.patch("nohost", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_or_else(|e| panic!("{e}"));
+    f.api
+        .patch("nohost", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     wait_ready(&f.api, "nohost").await;
     f.finish().await;
 }
@@ -257,24 +494,71 @@ async fn only_the_leader_reconciles_and_another_takes_over() {
     let f = Fixture::new("leader").await;
     let sel = random_id();
     let leader_ns = f.ns.name.clone();
-    let fast = ["--leader-lease-duration", "4s", "--leader-retry-period", "1s"];
-    let mut first = SourceController::start(Options { selector: &sel, leader_namespace: Some(&leader_ns), storage: None, extra: &fast }).await;
+    let fast = [
+        "--leader-lease-duration",
+        "4s",
+        "--leader-retry-period",
+        "1s",
+    ];
+    let mut first = SourceController::start(Options {
+        selector: &sel,
+        leader_namespace: Some(&leader_ns),
+        storage: None,
+        extra: &fast,
+    })
+    .await;
     let leases: Api<Lease> = Api::namespaced(f.client.clone(), &leader_ns);
     let holder = |leases: Api<Lease>| async move {
-        leases.get_opt("source-controller").await.ok().flatten().and_then(|l| l.spec?.holder_identity).filter(|h| !h.is_empty())
+        leases
+            .get_opt("source-controller")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec?.holder_identity)
+            .filter(|h| !h.is_empty())
     };
-    let first_holder = weir_tests::wait::until(Duration::from_secs(20), "a leader", || holder(leases.clone())).await;
-    let second = SourceController::start(Options { selector: &sel, leader_namespace: Some(&leader_ns), storage: None, extra: &fast }).await;
+    let first_holder = weir_tests::wait::until(Duration::from_secs(20), "a leader", || {
+        holder(leases.clone())
+    })
+    .await;
+    let second = SourceController::start(Options {
+        selector: &sel,
+        leader_namespace: Some(&leader_ns),
+        storage: None,
+        extra: &fast,
+    })
+    .await;
 
-    objects::create(&f.api, &git_repository("app", &sel).url(&f.server.url("app")).secret("auth").branch("main")).await;
+    objects::create(
+        &f.api,
+        &git_repository("app", &sel)
+            .url(&f.server.url("app"))
+            .secret("auth")
+            .branch("main"),
+    )
+    .await;
     let obj = wait_ready(&f.api, "app").await;
-    let url = obj.status.and_then(|s| s.artifact).map(|a| a.url).unwrap_or_default();
-    assert!(url.contains(&first.storage_addr), "the first process leads and serves: {url}");
+    let url = obj
+        .status
+        .and_then(|s| s.artifact)
+        .map(|a| a.url)
+        .unwrap_or_default();
+    assert!(
+        url.contains(&first.storage_addr),
+        "the first process leads and serves: {url}"
+    );
     let rel = format!("gitrepository/{}/app", f.ns.name);
     assert!(first.storage.join(&rel).exists());
-    assert!(!second.storage.join(&rel).exists(), "the follower must not reconcile");
+    assert!(
+        !second.storage.join(&rel).exists(),
+        "the follower must not reconcile"
+    );
 
-    assert!(first.stop(), "graceful shutdown exits 0; log:\n{}", first.log());
+    assert!(
+        first.stop(),
+        "graceful shutdown exits 0; log:\n{}",
+        first.log()
+    );
     let next = weir_tests::wait::until(Duration::from_secs(30), "a new leader", || {
         let leases = leases.clone();
         let first_holder = first_holder.clone();
@@ -284,15 +568,35 @@ async fn only_the_leader_reconciles_and_another_takes_over() {
     assert_ne!(next, first_holder);
     f.repo.commit("after failover");
     objects::request_reconcile(&f.api, "app", "failover").await;
-    let obj = f.wait_revision("app", &format!("main@sha1:{}", f.repo.head())).await;
-    let url = obj.status.and_then(|s| s.artifact).map(|a| a.url).unwrap_or_default();
-    assert!(url.contains(&second.storage_addr), "the second process now serves: {url}\n{}", second.log());
+    let obj = f
+        .wait_revision("app", &format!("main@sha1:{}", f.repo.head()))
+        .await;
+    let url = obj
+        .status
+        .and_then(|s| s.artifact)
+        .map(|a| a.url)
+        .unwrap_or_default();
+    assert!(
+        url.contains(&second.storage_addr),
+        "the second process now serves: {url}\n{}",
+        second.log()
+    );
     // The surviving controller removes its finalizer on deletion.
-    f.api.delete("app", &DeleteParams::default()).await.unwrap_or_else(|e| panic!("delete: {e}"));
+    f.api
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
     let api = f.api.clone();
     weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
         let api = api.clone();
-        async move { api.get_opt("app").await.ok().flatten().is_none().then_some(()) }
+        async move {
+            api.get_opt("app")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
     })
     .await;
     drop(second);

@@ -31,7 +31,13 @@ struct Measure {
 fn measure(cmd: &mut Command) -> anyhow::Result<Measure> {
     let report = tempfile_path("time")?;
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.arg("-f").arg("%e %M").arg("-o").arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped
+        .arg("-f")
+        .arg("%e %M")
+        .arg("-o")
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     if let Some(dir) = cmd.get_current_dir() {
         wrapped.current_dir(dir);
     }
@@ -42,8 +48,15 @@ fn measure(cmd: &mut Command) -> anyhow::Result<Measure> {
         bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let text = std::fs::read_to_string(&report)?;
-    let peak_kib = text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(Measure { seconds: wall, peak_kib })
+    let peak_kib = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(Measure {
+        seconds: wall,
+        peak_kib,
+    })
 }
 
 fn tempfile_path(tag: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -54,7 +67,11 @@ fn tempfile_path(tag: &str) -> anyhow::Result<std::path::PathBuf> {
 
 fn make_repo(dir: &Path, files: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    util::run(Command::new("git").args(["init", "-q", "-b", "main"]).arg(dir))?;
+    util::run(
+        Command::new("git")
+            .args(["init", "-q", "-b", "main"])
+            .arg(dir),
+    )?;
     for i in 0..files {
         let sub = dir.join(format!("apps/team-{:02}/svc-{:03}", i % 50, i / 50));
         std::fs::create_dir_all(&sub)?;
@@ -66,17 +83,28 @@ fn make_repo(dir: &Path, files: usize) -> anyhow::Result<()> {
         std::fs::write(sub.join(format!("cm-{i}.yaml")), body)?;
     }
     util::run(Command::new("git").current_dir(dir).args(["add", "-A"]))?;
-    util::run(
-        Command::new("git")
-            .current_dir(dir)
-            .args(["-c", "user.name=bench", "-c", "user.email=bench@weir.dev", "commit", "-q", "-m", "bench"]),
-    )
+    util::run(Command::new("git").current_dir(dir).args([
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@weir.dev",
+        "commit",
+        "-q",
+        "-m",
+        "bench",
+    ]))
 }
 
 fn source() -> anyhow::Result<()> {
     util::ensure_debian_packages(&["time"])?;
     let root = workspace_root();
-    util::run(Command::new(env!("CARGO")).current_dir(&root).args(["build", "--release", "--package", "source-controller", "--bins"]))?;
+    util::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--release",
+        "--package",
+        "source-controller",
+        "--bins",
+    ]))?;
     let fetch_once = root.join("target/release/weir-fetch-once");
     let work = tempfile_path("source")?;
     let _ = std::fs::remove_dir_all(&work);
@@ -117,12 +145,29 @@ fn source() -> anyhow::Result<()> {
     let (t_first, m_first) = median(&mut weir_first);
     let (t_again, m_again) = median(&mut weir_again);
     let (t_git, m_git) = median(&mut git);
-    println!("bench source: 5,000-file repository, {RUNS} runs, medians (peak RSS is the max over runs)");
-    println!("  weir first fetch + package : {t_first:>7.3}s  {:>7.1} MiB", m_first as f64 / 1024.0);
-    println!("  weir unchanged re-fetch    : {t_again:>7.3}s  {:>7.1} MiB", m_again as f64 / 1024.0);
-    println!("  git clone --depth 1 + tar  : {t_git:>7.3}s  {:>7.1} MiB (largest process)", m_git as f64 / 1024.0);
-    println!("  ratio first fetch / git    : {:.2}x time", t_first / t_git);
-    println!("  ratio re-fetch / git       : {:.2}x time", t_again / t_git);
+    println!(
+        "bench source: 5,000-file repository, {RUNS} runs, medians (peak RSS is the max over runs)"
+    );
+    println!(
+        "  weir first fetch + package : {t_first:>7.3}s  {:>7.1} MiB",
+        m_first as f64 / 1024.0
+    );
+    println!(
+        "  weir unchanged re-fetch    : {t_again:>7.3}s  {:>7.1} MiB",
+        m_again as f64 / 1024.0
+    );
+    println!(
+        "  git clone --depth 1 + tar  : {t_git:>7.3}s  {:>7.1} MiB (largest process)",
+        m_git as f64 / 1024.0
+    );
+    println!(
+        "  ratio first fetch / git    : {:.2}x time",
+        t_first / t_git
+    );
+    println!(
+        "  ratio re-fetch / git       : {:.2}x time",
+        t_again / t_git
+    );
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

@@ -59,16 +59,26 @@ fn binaries() -> anyhow::Result<PathBuf> {
         if dir.join("kube-apiserver").exists() && dir.join("etcd").exists() {
             return Ok(dir);
         }
-        bail!("KUBEBUILDER_ASSETS={} lacks etcd or kube-apiserver", dir.display());
+        bail!(
+            "KUBEBUILDER_ASSETS={} lacks etcd or kube-apiserver",
+            dir.display()
+        );
     }
     let dir = cache_dir().join("control-plane");
-    let ready = ["etcd", "kube-apiserver", "kube-controller-manager"].iter().all(|b| dir.join(b).exists());
+    let ready = ["etcd", "kube-apiserver", "kube-controller-manager"]
+        .iter()
+        .all(|b| dir.join(b).exists());
     if !ready {
-        eprintln!("xtask: building kube-apiserver and kube-controller-manager v1.20.2 from Debian's source package (once; ~10 min)");
+        eprintln!(
+            "xtask: building kube-apiserver and kube-controller-manager v1.20.2 from Debian's source package (once; ~10 min)"
+        );
         let started = Instant::now();
         let script = workspace_root().join("xtask/scripts/build-control-plane.sh");
         util::run(Command::new("bash").arg(script).arg(&dir))?;
-        eprintln!("xtask: control plane built in {:.0}s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "xtask: control plane built in {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(dir)
 }
@@ -95,15 +105,35 @@ pub fn up() -> anyhow::Result<PathBuf> {
             .arg("2048")
             .stderr(Stdio::null()),
     )?;
-    util::run(Command::new("openssl").args(["rsa", "-pubout", "-in"]).arg(certs.join("sa.key")).arg("-out").arg(certs.join("sa.pub")).stderr(Stdio::null()))?;
-    let token = format!("weir-{:x}", std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64);
-    fs::write(state.join("tokens.csv"), format!("{token},admin,admin,system:masters\n"))?;
+    util::run(
+        Command::new("openssl")
+            .args(["rsa", "-pubout", "-in"])
+            .arg(certs.join("sa.key"))
+            .arg("-out")
+            .arg(certs.join("sa.pub"))
+            .stderr(Stdio::null()),
+    )?;
+    let token = format!(
+        "weir-{:x}",
+        std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64
+    );
+    fs::write(
+        state.join("tokens.csv"),
+        format!("{token},admin,admin,system:masters\n"),
+    )?;
 
     // etcd's data lives in memory-backed /dev/shm when available: Debian's etcd 3.4 has no
     // --unsafe-no-fsync, and fsync on a shared disk dominates API latency.
     let shm = Path::new("/dev/shm");
-    let data = if shm.is_dir() { shm.join(format!("weir-etcd-{}", std::process::id())) } else { state.join("etcd") };
-    fs::write(state.join("etcd-data-dir"), data.to_string_lossy().as_bytes())?;
+    let data = if shm.is_dir() {
+        shm.join(format!("weir-etcd-{}", std::process::id()))
+    } else {
+        state.join("etcd")
+    };
+    fs::write(
+        state.join("etcd-data-dir"),
+        data.to_string_lossy().as_bytes(),
+    )?;
     let (etcd_port, peer_port, api_port) = (free_port()?, free_port()?, free_port()?);
     spawn(
         &state,
@@ -111,11 +141,26 @@ pub fn up() -> anyhow::Result<PathBuf> {
         Command::new(bin.join("etcd"))
             .arg("--data-dir")
             .arg(&data)
-            .args(["--listen-client-urls", &format!("http://127.0.0.1:{etcd_port}")])
-            .args(["--advertise-client-urls", &format!("http://127.0.0.1:{etcd_port}")])
-            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer_port}")])
-            .args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{peer_port}")])
-            .args(["--initial-cluster", &format!("default=http://127.0.0.1:{peer_port}")])
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{etcd_port}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{etcd_port}"),
+            ])
+            .args([
+                "--listen-peer-urls",
+                &format!("http://127.0.0.1:{peer_port}"),
+            ])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer_port}"),
+            ])
+            .args([
+                "--initial-cluster",
+                &format!("default=http://127.0.0.1:{peer_port}"),
+            ])
             .args(["--logger", "zap", "--log-level", "error"]),
     )?;
     spawn(
@@ -123,29 +168,50 @@ pub fn up() -> anyhow::Result<PathBuf> {
         "kube-apiserver",
         Command::new(bin.join("kube-apiserver"))
             .args(["--etcd-servers", &format!("http://127.0.0.1:{etcd_port}")])
-            .args(["--secure-port", &api_port.to_string(), "--bind-address", "127.0.0.1", "--insecure-port", "0"])
+            .args([
+                "--secure-port",
+                &api_port.to_string(),
+                "--bind-address",
+                "127.0.0.1",
+                "--insecure-port",
+                "0",
+            ])
             .arg("--cert-dir")
             .arg(&certs)
             .arg("--token-auth-file")
             .arg(state.join("tokens.csv"))
             .args(["--authorization-mode", "RBAC", "--allow-privileged=true"])
-            .args(["--service-account-issuer", "https://kubernetes.default.svc.cluster.local"])
+            .args([
+                "--service-account-issuer",
+                "https://kubernetes.default.svc.cluster.local",
+            ])
             .arg("--service-account-key-file")
             .arg(certs.join("sa.pub"))
             .arg("--service-account-signing-key-file")
             .arg(certs.join("sa.key"))
-            .args(["--service-cluster-ip-range", "10.0.0.0/24", "--advertise-address", "127.0.0.1"])
+            .args([
+                "--service-cluster-ip-range",
+                "10.0.0.0/24",
+                "--advertise-address",
+                "127.0.0.1",
+            ])
             .args(["--endpoint-reconciler-type", "none", "--v", "1"]),
     )?;
     let server = format!("https://127.0.0.1:{api_port}");
     let ca = certs.join("apiserver.crt");
-    wait_for(Duration::from_secs(90), "kube-apiserver certificate", || ca.exists())?;
+    wait_for(
+        Duration::from_secs(90),
+        "kube-apiserver certificate",
+        || ca.exists(),
+    )?;
     let kc = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: weir-local\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: weir-local\n  context:\n    cluster: weir-local\n    user: admin\ncurrent-context: weir-local\n",
         ca = ca.display()
     );
     fs::write(&kubeconfig, kc)?;
-    wait_for(Duration::from_secs(120), "kube-apiserver /readyz", || healthy(&state))?;
+    wait_for(Duration::from_secs(120), "kube-apiserver /readyz", || {
+        healthy(&state)
+    })?;
     let api_ready = started.elapsed();
     if bin.join("kube-controller-manager").exists() {
         spawn(
@@ -185,12 +251,25 @@ fn spawn(state: &Path, name: &str, cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 fn healthy(state: &Path) -> bool {
-    let Ok(tokens) = fs::read_to_string(state.join("tokens.csv")) else { return false };
+    let Ok(tokens) = fs::read_to_string(state.join("tokens.csv")) else {
+        return false;
+    };
     let token = tokens.split(',').next().unwrap_or_default();
-    let Ok(kc) = fs::read_to_string(state.join("kubeconfig")) else { return false };
-    let Some(server) = kc.lines().find_map(|l| l.trim().strip_prefix("server: ")) else { return false };
+    let Ok(kc) = fs::read_to_string(state.join("kubeconfig")) else {
+        return false;
+    };
+    let Some(server) = kc.lines().find_map(|l| l.trim().strip_prefix("server: ")) else {
+        return false;
+    };
     Command::new("curl")
-        .args(["-sfk", "--max-time", "5", "-H", &format!("Authorization: Bearer {token}"), &format!("{server}/readyz")])
+        .args([
+            "-sfk",
+            "--max-time",
+            "5",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &format!("{server}/readyz"),
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -204,7 +283,10 @@ fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> any
         std::thread::sleep(Duration::from_millis(250));
     }
     let logs = state_dir();
-    bail!("timed out after {limit:?} waiting for {what}; see the logs in {}", logs.display())
+    bail!(
+        "timed out after {limit:?} waiting for {what}; see the logs in {}",
+        logs.display()
+    )
 }
 
 /// Stops the control plane and deletes its state.
@@ -223,7 +305,10 @@ pub fn down() -> anyhow::Result<()> {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = Command::new("kill").args(["-9", pid]).stderr(Stdio::null()).status();
+            let _ = Command::new("kill")
+                .args(["-9", pid])
+                .stderr(Stdio::null())
+                .status();
         }
     }
     if let Ok(data) = fs::read_to_string(state.join("etcd-data-dir")) {

@@ -27,7 +27,9 @@ pub fn write() -> anyhow::Result<()> {
     let dir = crd_dir();
     std::fs::create_dir_all(&dir)?;
     let files = render()?;
-    let mut kustomization = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
+    let mut kustomization = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
     for (name, body) in &files {
         std::fs::write(dir.join(name), body)?;
         kustomization.push_str(&format!("  - {name}\n"));
@@ -46,7 +48,10 @@ mod tests {
         for (name, body) in render()? {
             let path = crd_dir().join(&name);
             let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(on_disk == body, "config/crd/{name} is out of date with the Rust types: run `cargo xtask crdgen`");
+            assert!(
+                on_disk == body,
+                "config/crd/{name} is out of date with the Rust types: run `cargo xtask crdgen`"
+            );
         }
         Ok(())
     }

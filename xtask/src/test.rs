@@ -25,17 +25,21 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
         cluster::up()?
     };
     let result = run_tests(&kubeconfig, extra);
-    if !existing {
-        if let Err(e) = cluster::down() {
-            eprintln!("xtask: tearing down the control plane failed: {e}");
-        }
+    if !existing && let Err(e) = cluster::down() {
+        eprintln!("xtask: tearing down the control plane failed: {e}");
     }
     result
 }
 
 fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
     let root = workspace_root();
-    util::run(Command::new(env!("CARGO")).current_dir(&root).args(["build", "--package", "source-controller", "--bins"]))?;
+    // The whole workspace, so that feature unification matches `cargo test --workspace` and
+    // nothing is compiled twice.
+    util::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--workspace",
+        "--bins",
+    ]))?;
     let bin_dir = root.join("target/debug");
     util::run(
         Command::new(env!("CARGO"))
