@@ -200,7 +200,9 @@ async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<Strin
     let Ok(meta) = tokio::fs::symlink_metadata(&full).await else {
         return not_found();
     };
-    if !meta.is_file() || !path.ends_with(".tar.gz") {
+    // Only artifacts: never hidden folders such as the Git caches kept beside them.
+    if !meta.is_file() || !path.ends_with(".tar.gz") || path.split('/').any(|c| c.starts_with('.'))
+    {
         return not_found();
     }
     let Ok(file) = tokio::fs::File::open(&full).await else {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub artifact_retention: usize,
     /// Where per-object Git caches live.
     pub git_cache_root: PathBuf,
+    /// Requeue delay of a *waiting* error (`--requeue-dependency`).
+    pub requeue_dependency: Duration,
 }
 
 /// Everything a reconcile needs.
@@ -150,7 +152,7 @@ async fn reconcile_apply(obj: &GitRepository, ctx: &Context) -> Result<Action, R
         &outcome,
         &reconcile::object_key(obj),
         interval,
-        Duration::from_secs(30),
+        ctx.settings.requeue_dependency,
         &ctx.backoff,
     ))
 }

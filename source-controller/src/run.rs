@@ -146,6 +146,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             allow_file_urls: flags.allow_file_urls,
             artifact_retention: flags.artifact_retention.max(1),
             git_cache_root: flags.storage_path.join(".git-cache"),
+            requeue_dependency: flags.runtime.requeue_dependency,
         },
     });
     let api: Api<GitRepository> = Api::all(client);

@@ -27,6 +27,8 @@ pub struct GitHttpsServer {
     pub username: String,
     /// Accepted password.
     pub password: String,
+    /// Accepted bearer token (alternative to basic auth).
+    pub bearer_token: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -69,6 +71,8 @@ impl GitHttpsServer {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
         );
+        let bearer_token = format!("token-{}", crate::random_id());
+        let accepted = [expected, format!("Bearer {bearer_token}")];
         let root = root.to_path_buf();
         let task = tokio::spawn(async move {
             loop {
@@ -77,15 +81,15 @@ impl GitHttpsServer {
                 };
                 let acceptor = acceptor.clone();
                 let root = root.clone();
-                let expected = expected.clone();
+                let accepted = accepted.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let service = hyper::service::service_fn(move |req| {
                         let root = root.clone();
-                        let expected = expected.clone();
-                        async move { Ok::<_, Infallible>(handle(req, &root, &expected).await) }
+                        let accepted = accepted.clone();
+                        async move { Ok::<_, Infallible>(handle(req, &root, &accepted).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
@@ -98,6 +102,7 @@ impl GitHttpsServer {
             ca_pem: ca.pem(),
             username,
             password,
+            bearer_token,
             task,
         }
     }
@@ -123,13 +128,14 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 async fn handle(
     req: Request<Incoming>,
     root: &PathBuf,
-    expected_auth: &str,
+    accepted: &[String],
 ) -> Response<Full<Bytes>> {
-    let authorized = req
+    let given = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        == Some(expected_auth);
+        .unwrap_or_default();
+    let authorized = accepted.iter().any(|a| a == given);
     if !authorized {
         let mut r = reply(StatusCode::UNAUTHORIZED, "authentication required\n");
         r.headers_mut().insert(

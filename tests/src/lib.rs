@@ -4,6 +4,8 @@
 
 pub mod cluster;
 pub mod controller;
+pub mod event_sink;
+pub mod fixture;
 pub mod git_https;
 pub mod git_ssh;
 pub mod gitrepo;

@@ -186,3 +186,30 @@ pub fn ready_message(obj: &GitRepository) -> String {
         .map(|c| c.message.clone())
         .unwrap_or_default()
 }
+
+/// Deletes an object and waits until its controller has removed the finalizer.
+pub async fn delete_and_wait(api: &Api<GitRepository>, name: &str) {
+    api.delete(name, &kube::api::DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("deleting {name}: {e}"));
+    crate::wait::until(Duration::from_secs(30), &format!("{name} deleted"), || {
+        let api = api.clone();
+        async move {
+            api.get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+}
+
+/// The object's artifact; panics when it has none.
+pub fn artifact_of(obj: GitRepository) -> weir_api::meta::Artifact {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    obj.status
+        .and_then(|s| s.artifact)
+        .unwrap_or_else(|| panic!("{name} has no artifact"))
+}

@@ -9,7 +9,7 @@ use weir_api::source::GitRepository;
 use weir_shared::conditions::{self, types};
 use weir_tests::cluster::{self, TestNamespace};
 use weir_tests::controller::{Options, SourceController};
-use weir_tests::git_https::GitHttpsServer;
+use weir_tests::fixture::Fixture;
 use weir_tests::git_ssh::GitSshServer;
 use weir_tests::gitrepo::SourceRepo;
 use weir_tests::objects::{
@@ -70,47 +70,27 @@ fn archive_paths(bytes: &[u8]) -> Vec<String> {
 
 #[tokio::test]
 async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
-    let client = cluster::client().await;
-    let ns = TestNamespace::new(&client, "https").await;
-    let repo = app_repo();
-    let server = GitHttpsServer::start(repo.root()).await;
-    objects::secret(
-        &client,
-        &ns.name,
-        "https-auth",
-        &[
-            ("username", &server.username),
-            ("password", &server.password),
-            ("ca.crt", &server.ca_pem),
-        ],
-    )
-    .await;
-    let sel = random_id();
-    let ctl = controller(&sel).await;
-    let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(
-        &api,
-        &git_repository("app", &sel)
-            .url(&server.url("app"))
-            .branch("main")
-            .secret("https-auth"),
-    )
-    .await;
+    let f = Fixture::new("https").await;
+    f.repo
+        .write("README.md", "# app\n")
+        .write(".github/workflows/ci.yaml", "on: push\n");
+    f.repo.commit("docs and CI");
+    objects::create(&f.api, &f.git_repository("app").branch("main")).await;
 
-    let obj = wait_ready(&api, "app").await;
+    let obj = wait_ready(&f.api, "app").await;
     let status = obj.status.clone().unwrap_or_default();
     let artifact = status
         .artifact
         .clone()
-        .unwrap_or_else(|| panic!("no artifact; log:\n{}", ctl.log()));
-    assert_eq!(artifact.revision, format!("main@sha1:{}", repo.head()));
+        .unwrap_or_else(|| panic!("no artifact; log:\n{}", f.ctl.log()));
+    assert_eq!(artifact.revision, format!("main@sha1:{}", f.repo.head()));
     assert!(conditions::is_true(
         &status.conditions,
         types::ARTIFACT_IN_STORAGE
     ));
     assert_eq!(
         artifact.path,
-        format!("gitrepository/{}/app/{}.tar.gz", ns.name, repo.head())
+        format!("gitrepository/{}/app/{}.tar.gz", f.ns.name, f.repo.head())
     );
 
     let bytes = download(&artifact.url).await;
@@ -134,7 +114,7 @@ async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
             "--for=condition=Ready",
             "gitrepository/app",
             "-n",
-            &ns.name,
+            &f.ns.name,
             "--timeout=30s",
         ])
         .output()
@@ -145,13 +125,14 @@ async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Only GET and HEAD of artifacts: no listing, no escape.
-    let base = format!("http://{}", ctl.storage_addr);
+    // Only GET and HEAD of artifacts: no listing, no escape, no hidden folders.
+    let base = format!("http://{}", f.ctl.storage_addr);
     for path in [
         "/",
         "/gitrepository/",
         "/gitrepository/../../etc/passwd",
         "/%2e%2e/%2e%2e/etc/passwd",
+        "/.git-cache/x.tar.gz",
     ] {
         let status = reqwest::get(format!("{base}{path}"))
             .await
@@ -170,39 +151,30 @@ async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
             .and_then(|v| v.to_str().ok()),
         Some(bytes.len().to_string().as_str())
     );
-    ns.delete().await;
+    f.finish().await;
 }
 
 #[tokio::test]
 async fn https_with_wrong_credentials_reports_authentication_failed() {
-    let client = cluster::client().await;
-    let ns = TestNamespace::new(&client, "badauth").await;
-    let repo = app_repo();
-    let server = GitHttpsServer::start(repo.root()).await;
+    let f = Fixture::new("badauth").await;
     objects::secret(
-        &client,
-        &ns.name,
+        &f.client,
+        &f.ns.name,
         "wrong",
         &[
-            ("username", &server.username),
+            ("username", &f.server.username),
             ("password", "not-the-password"),
-            ("ca.crt", &server.ca_pem),
+            ("ca.crt", &f.server.ca_pem),
         ],
     )
     .await;
-    let sel = random_id();
-    let _ctl = controller(&sel).await;
-    let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
     objects::create(
-        &api,
-        &git_repository("app", &sel)
-            .url(&server.url("app"))
-            .branch("main")
-            .secret("wrong"),
+        &f.api,
+        &f.git_repository("app").branch("main").secret("wrong"),
     )
     .await;
     let obj = wait_for(
-        &api,
+        &f.api,
         "app",
         Duration::from_secs(60),
         "AuthenticationFailed",
@@ -219,7 +191,7 @@ async fn https_with_wrong_credentials_reports_authentication_failed() {
         .map(|c| c.message.clone())
         .unwrap_or_default();
     assert!(
-        message.contains(&server.url("app")),
+        message.contains(&f.server.url("app")),
         "message names the URL: {message}"
     );
     assert!(
@@ -227,46 +199,83 @@ async fn https_with_wrong_credentials_reports_authentication_failed() {
         "message never contains secrets: {message}"
     );
     assert!(status.artifact.is_none());
-    ns.delete().await;
+    f.finish().await;
 }
 
 #[tokio::test]
 async fn https_without_the_ca_is_refused() {
-    let client = cluster::client().await;
-    let ns = TestNamespace::new(&client, "noca").await;
-    let repo = app_repo();
-    let server = GitHttpsServer::start(repo.root()).await;
+    let f = Fixture::new("noca").await;
     objects::secret(
-        &client,
-        &ns.name,
+        &f.client,
+        &f.ns.name,
         "noca",
         &[
-            ("username", &server.username),
-            ("password", &server.password),
+            ("username", &f.server.username),
+            ("password", &f.server.password),
         ],
     )
     .await;
-    let sel = random_id();
-    let _ctl = controller(&sel).await;
-    let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
     objects::create(
-        &api,
-        &git_repository("app", &sel)
-            .url(&server.url("app"))
-            .branch("main")
-            .secret("noca"),
+        &f.api,
+        &f.git_repository("app").branch("main").secret("noca"),
     )
     .await;
-    let obj = wait_for(&api, "app", Duration::from_secs(60), "failing", |o| {
+    let obj = wait_for(&f.api, "app", Duration::from_secs(60), "failing", |o| {
         ready_is(o, "False", "GitOperationFailed")
     })
     .await;
     assert!(
-        ready_message(&obj).contains(&server.url("app")),
+        ready_message(&obj).contains(&f.server.url("app")),
         "{}",
         ready_message(&obj)
     );
-    ns.delete().await;
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn https_with_a_bearer_token_fetches() {
+    let f = Fixture::new("bearer").await;
+    objects::secret(
+        &f.client,
+        &f.ns.name,
+        "token",
+        &[
+            ("bearerToken", &f.server.bearer_token),
+            ("ca.crt", &f.server.ca_pem),
+        ],
+    )
+    .await;
+    objects::create(
+        &f.api,
+        &f.git_repository("app").branch("main").secret("token"),
+    )
+    .await;
+    let obj = wait_ready(&f.api, "app").await;
+    assert_eq!(
+        obj.status.and_then(|s| s.artifact).map(|a| a.revision),
+        Some(format!("main@sha1:{}", f.repo.head()))
+    );
+
+    // The object's conditions and the reconcile histogram are on /metrics.
+    let metrics = reqwest::get(format!("http://{}/metrics", f.ctl.metrics_addr))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = metrics.text().await.unwrap_or_default();
+    let ready = format!(
+        r#"weir_reconcile_condition{{kind="GitRepository",namespace="{}",name="app",type="Ready",status="True"}} 1"#,
+        f.ns.name
+    );
+    assert!(text.contains(&ready), "{text}");
+    assert!(
+        text.contains("weir_reconcile_duration_seconds_count{kind=\"GitRepository\"}"),
+        "{text}"
+    );
+    let readyz = reqwest::get(format!("http://{}/readyz", f.ctl.metrics_addr))
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(readyz, 200);
+    f.finish().await;
 }
 
 async fn ssh_case(

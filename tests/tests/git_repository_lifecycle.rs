@@ -6,126 +6,15 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use weir_api::source::GitRepository;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use weir_shared::conditions::{self, types};
-use weir_tests::cluster::{self, TestNamespace};
 use weir_tests::controller::{Options, SourceController};
-use weir_tests::git_https::GitHttpsServer;
-use weir_tests::gitrepo::SourceRepo;
+use weir_tests::event_sink::EventSink;
+use weir_tests::fixture::Fixture;
 use weir_tests::objects::{
     self, GitRepositoryBuilder, git_repository, ready_is, ready_message, wait_for, wait_ready,
 };
 use weir_tests::random_id;
-
-/// A namespace, an HTTPS Git server over one repository, credentials, and a controller.
-struct Fixture {
-    client: Client,
-    ns: TestNamespace,
-    repo: SourceRepo,
-    server: GitHttpsServer,
-    selector: String,
-    ctl: SourceController,
-    api: Api<GitRepository>,
-}
-
-impl Fixture {
-    async fn new(prefix: &str) -> Self {
-        let client = cluster::client().await;
-        let ns = TestNamespace::new(&client, prefix).await;
-        let repo = SourceRepo::new("app");
-        repo.write(
-            "deploy/configmap.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
-        );
-        repo.commit("initial");
-        let server = GitHttpsServer::start(repo.root()).await;
-        objects::secret(
-            &client,
-            &ns.name,
-            "auth",
-            &[
-                ("username", &server.username),
-                ("password", &server.password),
-                ("ca.crt", &server.ca_pem),
-            ],
-        )
-        .await;
-        let selector = random_id();
-        let ctl = SourceController::start(Options {
-            selector: &selector,
-            leader_namespace: None,
-            storage: None,
-            extra: &[],
-        })
-        .await;
-        let api = Api::namespaced(client.clone(), &ns.name);
-        Self {
-            client,
-            ns,
-            repo,
-            server,
-            selector,
-            ctl,
-            api,
-        }
-    }
-
-    fn git_repository(&self, name: &str) -> GitRepository {
-        git_repository(name, &self.selector)
-            .url(&self.server.url("app"))
-            .secret("auth")
-    }
-
-    async fn revision(&self, name: &str) -> String {
-        self.api
-            .get(name)
-            .await
-            .ok()
-            .and_then(|o| o.status?.artifact.map(|a| a.revision))
-            .unwrap_or_default()
-    }
-
-    async fn wait_revision(&self, name: &str, revision: &str) -> GitRepository {
-        wait_for(
-            &self.api,
-            name,
-            Duration::from_secs(60),
-            &format!("at {revision}"),
-            |o| {
-                o.status
-                    .as_ref()
-                    .and_then(|s| s.artifact.as_ref())
-                    .is_some_and(|a| a.revision == revision)
-                    && ready_is(o, "True", "Succeeded")
-            },
-        )
-        .await
-    }
-
-    async fn finish(self) {
-        // Objects keep a finalizer while their controller runs; delete them first.
-        let _ = self
-            .api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let api = self.api.clone();
-        weir_tests::wait::until(Duration::from_secs(30), "GitRepositories deleted", || {
-            let api = api.clone();
-            async move {
-                api.list(&ListParams::default())
-                    .await
-                    .ok()
-                    .filter(|l| l.items.is_empty())
-                    .map(|_| ())
-            }
-        })
-        .await;
-        drop(self.ctl);
-        self.ns.delete().await;
-    }
-}
 
 #[tokio::test]
 async fn tag_semver_commit_and_name_refs_resolve_like_flux() {
@@ -257,10 +146,7 @@ async fn a_new_commit_produces_a_new_artifact_and_event_on_request() {
         },
     )
     .await;
-    let again_artifact = again
-        .status
-        .and_then(|s| s.artifact)
-        .unwrap_or_else(|| panic!("no artifact"));
+    let again_artifact = objects::artifact_of(again);
     assert_eq!(
         (again_artifact.digest, again_artifact.last_update_time),
         (artifact.digest, artifact.last_update_time)
@@ -272,28 +158,8 @@ async fn a_new_commit_produces_a_new_artifact_and_event_on_request() {
 async fn digests_are_reproducible_across_controller_runs() {
     let f = Fixture::new("repro").await;
     objects::create(&f.api, &f.git_repository("app").branch("main")).await;
-    let a = wait_ready(&f.api, "app")
-        .await
-        .status
-        .and_then(|s| s.artifact)
-        .unwrap_or_else(|| panic!("no artifact"));
-    f.api
-        .delete("app", &DeleteParams::default())
-        .await
-        .unwrap_or_else(|e| panic!("delete: {e}"));
-    let api = f.api.clone();
-    weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
-        let api = api.clone();
-        async move {
-            api.get_opt("app")
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-                .then_some(())
-        }
-    })
-    .await;
+    let a = objects::artifact_of(wait_ready(&f.api, "app").await);
+    objects::delete_and_wait(&f.api, "app").await;
     // A second, separate controller process with fresh storage and cache.
     let sel2 = random_id();
     let _ctl2 = SourceController::start(Options {
@@ -311,11 +177,7 @@ async fn digests_are_reproducible_across_controller_runs() {
             .branch("main"),
     )
     .await;
-    let b = wait_ready(&f.api, "app2")
-        .await
-        .status
-        .and_then(|s| s.artifact)
-        .unwrap_or_else(|| panic!("no artifact"));
+    let b = objects::artifact_of(wait_ready(&f.api, "app2").await);
     assert_eq!(a.revision, b.revision);
     assert_eq!(a.digest, b.digest, "same commit, same bytes");
     f.finish().await;
@@ -346,23 +208,7 @@ async fn garbage_collection_keeps_two_and_deletion_cleans_storage() {
             .any(|f2| f2.to_string_lossy().starts_with(&f.repo.head()))
     );
 
-    f.api
-        .delete("app", &DeleteParams::default())
-        .await
-        .unwrap_or_else(|e| panic!("delete: {e}"));
-    let api = f.api.clone();
-    weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
-        let api = api.clone();
-        async move {
-            api.get_opt("app")
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-                .then_some(())
-        }
-    })
-    .await;
+    objects::delete_and_wait(&f.api, "app").await;
     assert!(
         !dir.exists(),
         "storage folder {} must be removed",
@@ -582,23 +428,128 @@ async fn only_the_leader_reconciles_and_another_takes_over() {
         second.log()
     );
     // The surviving controller removes its finalizer on deletion.
-    f.api
-        .delete("app", &DeleteParams::default())
-        .await
-        .unwrap_or_else(|e| panic!("delete: {e}"));
-    let api = f.api.clone();
-    weir_tests::wait::until(Duration::from_secs(30), "deleted", || {
-        let api = api.clone();
-        async move {
-            api.get_opt("app")
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-                .then_some(())
-        }
+    objects::delete_and_wait(&f.api, "app").await;
+    drop(second);
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn events_are_posted_to_the_event_sink_in_flux_shape() {
+    let f = Fixture::new("sink").await;
+    let sink = EventSink::start().await;
+    let sel = random_id();
+    let _ctl = SourceController::start(Options {
+        selector: &sel,
+        leader_namespace: None,
+        storage: None,
+        extra: &["--events-addr", &sink.url],
     })
     .await;
-    drop(second);
+    objects::create(
+        &f.api,
+        &git_repository("app", &sel)
+            .url(&f.server.url("app"))
+            .secret("auth")
+            .branch("main"),
+    )
+    .await;
+    let obj = wait_ready(&f.api, "app").await;
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let revision = format!("main@sha1:{}", f.repo.head());
+    let event = weir_tests::wait::until(
+        Duration::from_secs(20),
+        "a NewArtifact event at the sink",
+        || {
+            let events = sink.events();
+            async move { events.into_iter().find(|e| e["reason"] == "NewArtifact") }
+        },
+    )
+    .await;
+    assert_eq!(event["involvedObject"]["kind"], "GitRepository");
+    assert_eq!(event["involvedObject"]["apiVersion"], "source.weir.dev/v1");
+    assert_eq!(event["involvedObject"]["name"], "app");
+    assert_eq!(event["involvedObject"]["namespace"], f.ns.name.as_str());
+    assert_eq!(event["involvedObject"]["uid"], uid.as_str());
+    assert_eq!(event["severity"], "info");
+    assert_eq!(event["reportingController"], "source-controller");
+    assert_eq!(
+        event["metadata"]["source.weir.dev/revision"],
+        revision.as_str()
+    );
+    assert!(
+        event["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&f.repo.head())),
+        "{event}"
+    );
+    let timestamp = event["timestamp"].as_str().unwrap_or_default();
+    assert!(
+        timestamp.parse::<k8s_openapi::jiff::Timestamp>().is_ok(),
+        "RFC 3339 timestamp: {timestamp}"
+    );
+
+    // A failure is an error event naming the reason.
+    let bad = serde_json::json!({"spec": {"ref": {"branch": "missing"}}});
+    f.api
+        .patch("app", &PatchParams::default(), &Patch::Merge(&bad))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = weir_tests::wait::until(
+        Duration::from_secs(30),
+        "an error event at the sink",
+        || {
+            let events = sink.events();
+            async move { events.into_iter().find(|e| e["severity"] == "error") }
+        },
+    )
+    .await;
+    assert_eq!(error["reason"], "GitOperationFailed");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing")),
+        "{error}"
+    );
+    objects::delete_and_wait(&f.api, "app").await;
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn the_previous_artifact_is_still_served_while_fetches_fail() {
+    let f = Fixture::new("keep").await;
+    objects::create(&f.api, &f.git_repository("app").branch("main")).await;
+    let good = objects::artifact_of(wait_ready(&f.api, "app").await);
+    // Break the credentials: the next fetch fails.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(f.client.clone(), &f.ns.name);
+    let wrong = serde_json::json!({"stringData": {"password": "wrong"}});
+    secrets
+        .patch("auth", &PatchParams::default(), &Patch::Merge(&wrong))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    objects::request_reconcile(&f.api, "app", "broken").await;
+    let failing = wait_for(
+        &f.api,
+        "app",
+        Duration::from_secs(60),
+        "AuthenticationFailed",
+        |o| ready_is(o, "False", "AuthenticationFailed"),
+    )
+    .await;
+    let status = failing.status.unwrap_or_default();
+    assert_eq!(
+        status.artifact.as_ref().map(|a| &a.digest),
+        Some(&good.digest),
+        "status keeps the last artifact"
+    );
+    assert!(conditions::is_true(
+        &status.conditions,
+        types::ARTIFACT_IN_STORAGE
+    ));
+    let served = reqwest::get(&good.url)
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(served, 200, "the last artifact is still served");
     f.finish().await;
 }
