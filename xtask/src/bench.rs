@@ -137,6 +137,36 @@ fn source() -> anyhow::Result<()> {
         );
         git.push(measure(Command::new("sh").args(["-c", &script]))?);
     }
+    // Both sides must have packed the same files.
+    let archive = std::fs::read_dir(work.join("storage-0/gitrepository/local/oneshot"))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "gz"))
+        .context("weir wrote no artifact")?;
+    let listing = |cmd: &mut Command| -> anyhow::Result<Vec<String>> {
+        let out = cmd.output()?;
+        let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_start_matches("./").to_string())
+            .filter(|l| !l.is_empty() && !l.ends_with('/'))
+            .collect();
+        files.sort();
+        Ok(files)
+    };
+    let weir_files = listing(Command::new("tar").arg("tzf").arg(&archive))?;
+    let git_files = listing(
+        Command::new("git")
+            .arg("-C")
+            .arg(work.join("clone-0"))
+            .arg("ls-files"),
+    )?;
+    if weir_files != git_files || weir_files.len() != 5000 {
+        bail!(
+            "outputs differ: weir packed {} files, git checked out {}",
+            weir_files.len(),
+            git_files.len()
+        );
+    }
     let median = |v: &mut Vec<Measure>| {
         v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         let peak = v.iter().map(|m| m.peak_kib).max().unwrap_or(0);
