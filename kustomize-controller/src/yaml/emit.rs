@@ -1,0 +1,736 @@
+//! Writing `serde_json::Value` the way sigs.k8s.io/yaml prints JSON (yaml.v2's emitter):
+//! natural key order, two-space indentation, sequences not indented under their key,
+//! YAML 1.1-aware quoting, literal blocks for multi-line strings, and folding at 80 columns.
+
+use serde_json::{Map, Number, Value};
+
+const BEST_WIDTH: usize = 80;
+const INDENT: usize = 2;
+
+/// Prints one document (without a `---` separator), ending in a newline.
+pub fn to_string(value: &Value) -> String {
+    let mut e = Emitter::default();
+    e.node(value, 0, Context::Root);
+    if !e.out.ends_with('\n') {
+        e.out.push('\n');
+    }
+    e.out
+}
+
+/// Prints documents separated by `---` lines, as `kubectl kustomize` does.
+pub fn to_string_multi(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(to_string)
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Root,
+    /// Value of a mapping key (written after `key:`).
+    MapValue,
+    /// Item of a block sequence (written after `- `).
+    SeqItem,
+}
+
+#[derive(Default)]
+struct Emitter {
+    out: String,
+    column: usize,
+}
+
+impl Emitter {
+    fn write(&mut self, s: &str) {
+        for c in s.chars() {
+            if c == '\n' {
+                self.column = 0;
+            } else {
+                self.column += 1;
+            }
+        }
+        self.out.push_str(s);
+    }
+
+    fn newline_indent(&mut self, indent: usize) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.write("\n");
+        }
+        self.write(&" ".repeat(indent));
+    }
+
+    /// Writes `value` whose block content is indented by `indent`.
+    fn node(&mut self, value: &Value, indent: usize, ctx: Context) {
+        match value {
+            Value::Object(map) if !map.is_empty() => self.mapping(map, indent, ctx),
+            Value::Array(items) if !items.is_empty() => self.sequence(items, indent, ctx),
+            Value::Object(_) => self.inline("{}", ctx),
+            Value::Array(_) => self.inline("[]", ctx),
+            Value::Null => self.inline("null", ctx),
+            Value::Bool(b) => self.inline(if *b { "true" } else { "false" }, ctx),
+            Value::Number(n) => self.inline(&number(n), ctx),
+            Value::String(s) => {
+                if ctx == Context::MapValue {
+                    self.write(" ");
+                }
+                // Scalars nested in a block collection continue one level deeper.
+                self.string(
+                    s,
+                    indent + if ctx == Context::Root { 0 } else { INDENT },
+                    false,
+                );
+            }
+        }
+    }
+
+    fn inline(&mut self, text: &str, ctx: Context) {
+        if ctx == Context::MapValue {
+            self.write(" ");
+        }
+        self.write(text);
+    }
+
+    fn mapping(&mut self, map: &Map<String, Value>, indent: usize, ctx: Context) {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort_by(|a, b| natural_order(a, b));
+        for (i, key) in keys.into_iter().enumerate() {
+            // The first key of a sequence item shares the `- ` line.
+            if !(i == 0 && ctx == Context::SeqItem) {
+                self.newline_indent(indent);
+            }
+            self.string(key, indent, true);
+            self.write(":");
+            let value = &map[key];
+            match value {
+                Value::Object(m) if !m.is_empty() => {
+                    self.mapping(m, indent + INDENT, Context::MapValue)
+                }
+                // Block sequences under a key are not indented.
+                Value::Array(a) if !a.is_empty() => self.sequence(a, indent, Context::MapValue),
+                _ => self.node(value, indent, Context::MapValue),
+            }
+        }
+    }
+
+    fn sequence(&mut self, items: &[Value], indent: usize, ctx: Context) {
+        for (i, item) in items.iter().enumerate() {
+            if !(i == 0 && ctx == Context::SeqItem) {
+                self.newline_indent(indent);
+            }
+            self.write("-");
+            match item {
+                Value::Object(m) if !m.is_empty() => {
+                    self.write(" ");
+                    self.mapping(m, indent + INDENT, Context::SeqItem);
+                }
+                Value::Array(a) if !a.is_empty() => {
+                    self.write(" ");
+                    self.sequence(a, indent + INDENT, Context::SeqItem);
+                }
+                _ => {
+                    self.write(" ");
+                    match item {
+                        Value::String(s) => self.string(s, indent + INDENT, false),
+                        other => self.node(other, indent + INDENT, Context::SeqItem),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a string scalar in the style yaml.v2 picks. `indent` is where continuation
+    /// lines and block content start.
+    fn string(&mut self, s: &str, indent: usize, simple_key: bool) {
+        let a = analyze(s);
+        let style = if s.contains('\n') {
+            Style::Literal
+        } else if plain_is_unambiguous(s) {
+            Style::Plain
+        } else {
+            Style::Double
+        };
+        let style = match style {
+            Style::Literal if simple_key || !a.block_allowed => Style::Double,
+            Style::Plain if simple_key && a.multiline => Style::Double,
+            Style::Plain if !a.block_plain_allowed || (s.is_empty() && simple_key) => {
+                if a.single_quoted_allowed {
+                    Style::Single
+                } else {
+                    Style::Double
+                }
+            }
+            other => other,
+        };
+        let allow_breaks = !simple_key;
+        match style {
+            Style::Plain => self.plain(s, indent, allow_breaks),
+            Style::Single => self.single_quoted(s, indent, allow_breaks),
+            Style::Double => self.double_quoted(s, indent, allow_breaks),
+            Style::Literal => self.literal(s, indent),
+        }
+    }
+
+    fn plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_is_space = chars.get(i + 1) == Some(&' ');
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_is_space {
+                    self.newline_indent(indent);
+                } else {
+                    self.write(" ");
+                }
+                spaces = true;
+            } else {
+                self.write(c.encode_utf8(&mut [0; 4]));
+                spaces = false;
+            }
+        }
+    }
+
+    fn single_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        self.write("'");
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_is_space = chars.get(i + 1) == Some(&' ');
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i + 1 != chars.len()
+                    && !next_is_space
+                {
+                    self.newline_indent(indent);
+                } else {
+                    self.write(" ");
+                }
+                spaces = true;
+            } else {
+                if c == '\'' {
+                    self.write("''");
+                } else {
+                    self.write(c.encode_utf8(&mut [0; 4]));
+                }
+                spaces = false;
+            }
+        }
+        self.write("'");
+    }
+
+    fn double_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        self.write("\"");
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                self.write(&escape(c));
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i + 1 != chars.len()
+                {
+                    self.newline_indent(indent);
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.write("\\");
+                    }
+                } else {
+                    self.write(" ");
+                }
+                spaces = true;
+            } else {
+                self.write(c.encode_utf8(&mut [0; 4]));
+                spaces = false;
+            }
+        }
+        self.write("\"");
+    }
+
+    fn literal(&mut self, s: &str, indent: usize) {
+        self.write("|");
+        let chars: Vec<char> = s.chars().collect();
+        if chars.first().is_some_and(|&c| c == ' ' || is_break(c)) {
+            self.write(&INDENT.to_string());
+        }
+        let last_is_break = chars.last().is_some_and(|&c| is_break(c));
+        if !last_is_break {
+            self.write("-");
+        } else if chars.len() == 1
+            || chars
+                .get(chars.len().wrapping_sub(2))
+                .is_some_and(|&c| is_break(c))
+        {
+            self.write("+");
+        }
+        let mut at_line_start = true;
+        self.write("\n");
+        for c in chars {
+            if is_break(c) {
+                self.write("\n");
+                at_line_start = true;
+            } else {
+                if at_line_start {
+                    self.write(&" ".repeat(indent));
+                    at_line_start = false;
+                }
+                self.write(c.encode_utf8(&mut [0; 4]));
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// Which styles can represent a string (libyaml's scalar analysis).
+struct Analysis {
+    multiline: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blank_or_end(c: Option<char>) -> bool {
+    matches!(c, None | Some(' ' | '\t')) || c.is_some_and(is_break)
+}
+
+fn is_printable(c: char) -> bool {
+    matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+        && c != '\u{FEFF}'
+}
+
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
+        (false, false, false, false);
+    let (mut line_breaks, mut special) = (false, false);
+    let mut preceded_by_whitespace = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_whitespace = is_blank_or_end(chars.get(i + 1).copied());
+        if i == 0 {
+            if "#,[]{}&*!|>'\"%@`".contains(c) {
+                block_indicators = true;
+            }
+            if (c == '?' || c == ':') && followed_by_whitespace {
+                block_indicators = true;
+            }
+            if c == '-' && followed_by_whitespace {
+                block_indicators = true;
+            }
+        } else {
+            if c == ':' && followed_by_whitespace {
+                block_indicators = true;
+            }
+            if c == '#' && preceded_by_whitespace {
+                block_indicators = true;
+            }
+        }
+        if !is_printable(c) {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        let last = i + 1 == chars.len();
+        if c == ' ' {
+            leading_space |= i == 0;
+            trailing_space |= last;
+            break_space |= previous_break;
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(c) {
+            leading_break |= i == 0;
+            trailing_break |= last;
+            space_break |= previous_space;
+            previous_break = true;
+            previous_space = false;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = is_blank_or_end(Some(c));
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// yaml.v2 prints a string plain only if YAML 1.1 reads it back as the same string.
+fn plain_is_unambiguous(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    let yaml11_special = matches!(
+        s,
+        "~" | "null"
+            | "Null"
+            | "NULL"
+            | "y"
+            | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+            | "<<"
+    );
+    if yaml11_special {
+        return false;
+    }
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
+        let plain = s.replace('_', "");
+        if super::read::go_parse_int(&plain).is_some()
+            || super::read::is_yaml_float(&plain)
+            || super::read::timestamp(s).is_some()
+            || is_base60_float(s)
+            || binary_int(&plain)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+fn binary_int(s: &str) -> bool {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    body.strip_prefix("0b")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c == b'0' || c == b'1'))
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
+fn is_base60_float(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (main, frac) = match body.split_once('.') {
+        Some((m, f)) => (m, Some(f)),
+        None => (body, None),
+    };
+    if frac.is_some_and(|f| !f.bytes().all(|c| c.is_ascii_digit() || c == b'_')) {
+        return false;
+    }
+    let mut parts = main.split(':');
+    let Some(head) = parts.next() else {
+        return false;
+    };
+    if !head.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        || !head.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+    {
+        return false;
+    }
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && rest.iter().all(|p| {
+            let b = p.as_bytes();
+            match b.len() {
+                1 => b[0].is_ascii_digit(),
+                2 => (b'0'..=b'5').contains(&b[0]) && b[1].is_ascii_digit(),
+                _ => false,
+            }
+        })
+}
+
+fn escape(c: char) -> String {
+    match c {
+        '\0' => "\\0".into(),
+        '\u{7}' => "\\a".into(),
+        '\u{8}' => "\\b".into(),
+        '\t' => "\\t".into(),
+        '\n' => "\\n".into(),
+        '\u{B}' => "\\v".into(),
+        '\u{C}' => "\\f".into(),
+        '\r' => "\\r".into(),
+        '\u{1B}' => "\\e".into(),
+        '"' => "\\\"".into(),
+        '\\' => "\\\\".into(),
+        '\u{85}' => "\\N".into(),
+        '\u{A0}' => "\\_".into(),
+        '\u{2028}' => "\\L".into(),
+        '\u{2029}' => "\\P".into(),
+        c if (c as u32) <= 0xFF => format!("\\x{:02X}", c as u32),
+        c if (c as u32) <= 0xFFFF => format!("\\u{:04X}", c as u32),
+        c => format!("\\U{:08X}", c as u32),
+    }
+}
+
+/// yaml.v2's key order: runs of digits compare as numbers, letters sort after other
+/// characters at the first difference.
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            i += 1;
+            continue;
+        }
+        let (al, bl) = (ar[i].is_alphabetic(), br[i].is_alphabetic());
+        if al && bl {
+            return ar[i].cmp(&br[i]);
+        }
+        if al || bl {
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        // Compare the digit runs starting here numerically; a zero inside a number that
+        // started earlier keeps both sides non-zero so that the run lengths decide.
+        let (mut an, mut bn): (i128, i128) = (0, 0);
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an
+                .saturating_mul(10)
+                .saturating_add(i128::from(ar[ai] as u8 - b'0'));
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn
+                .saturating_mul(10)
+                .saturating_add(i128::from(br[bi] as u8 - b'0'));
+            bi += 1;
+        }
+        if an != bn {
+            return an.cmp(&bn);
+        }
+        if ai != bi {
+            return ai.cmp(&bi);
+        }
+        return ar[i].cmp(&br[i]);
+    }
+    ar.len().cmp(&br.len())
+}
+
+/// A number as JSON (Go's encoding) then yaml.v2 print it: integral values as integers,
+/// others in Go's shortest `%g` form (`1.5`, `1e-07`, `1.234567895e+08`).
+fn number(n: &Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f == f.trunc() && f.abs() < 1e21 {
+        let text = format!("{f:.0}");
+        let text = if text == "-0" { "0".to_string() } else { text };
+        if text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok() {
+            return text;
+        }
+    }
+    go_format_g(f)
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
+fn go_format_g(f: f64) -> String {
+    if f == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let nd = digits.len() as i32;
+    let dp = exp + 1;
+    let mut eprec = 6;
+    if eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    let sign = if f < 0.0 { "-" } else { "" };
+    if exp < -4 || exp >= eprec {
+        let frac = &digits[1..];
+        let m = if frac.is_empty() {
+            digits[..1].to_string()
+        } else {
+            format!("{}.{frac}", &digits[..1])
+        };
+        let es = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{m}e{es}{:02}", exp.abs());
+    }
+    if dp <= 0 {
+        return format!("{sign}0.{}{digits}", "0".repeat((-dp) as usize));
+    }
+    let dp = dp as usize;
+    if dp >= digits.len() {
+        format!("{sign}{digits}{}", "0".repeat(dp - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..dp], &digits[dp..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_sort_naturally() {
+        let mut keys = vec!["zz", "a10", "a9", "A", "_u", "1", "-", "Z", "Null2"];
+        keys.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(keys, ["-", "_u", "1", "A", "Null2", "Z", "a9", "a10", "zz"]);
+    }
+
+    #[test]
+    fn numbers_print_like_go() {
+        let cases = [
+            (1.0, "1"),
+            (1.5, "1.5"),
+            (123456789.5, "1.234567895e+08"),
+            (0.000001, "1e-06"),
+            (1e-7, "1e-07"),
+            (1e21, "1e+21"),
+            (-0.0, "0"),
+            (0.25, "0.25"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(number(&Number::from_f64(f).expect("finite")), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn strings_are_quoted_like_yaml_v2() {
+        let doc = json!({"data": {
+            "colon": "a: b", "colon2": "a:b", "hash": "a #b", "star": "*x", "lead": " x", "trail": "x ",
+            "empty": "", "yes": "yes", "b60": "1:20", "tab": "a\tb", "uni": "héllo", "ctrl": "a\u{1}b",
+            "nl_trail": "line1\nline2\n", "nl_notrail": "line1\nline2", "nl_lead_space": "  line1\nline2\n",
+            "nl_multi": "a\n\n\n", "nl_trailspace": "a \nb\n", "float": "1.5", "q": "it's", "dq": "say \"hi\"",
+            "qm2": "?x", "ip": "10.0.0.1", "date": "2001-12-14", "0": "zero",
+            "long": "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq rrrr ssss tttt"
+        }});
+        let want = r#"data:
+  "0": zero
+  b60: "1:20"
+  colon: 'a: b'
+  colon2: a:b
+  ctrl: "a\x01b"
+  date: "2001-12-14"
+  dq: say "hi"
+  empty: ""
+  float: "1.5"
+  hash: 'a #b'
+  ip: 10.0.0.1
+  lead: ' x'
+  long: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo
+    pppp qqqq rrrr ssss tttt
+  nl_lead_space: |2
+      line1
+    line2
+  nl_multi: |+
+    a
+
+
+  nl_notrail: |-
+    line1
+    line2
+  nl_trail: |
+    line1
+    line2
+  nl_trailspace: "a \nb\n"
+  q: it's
+  qm2: ?x
+  star: '*x'
+  tab: "a\tb"
+  trail: 'x '
+  uni: héllo
+  "yes": "yes"
+"#;
+        assert_eq!(to_string(&doc), want);
+    }
+
+    #[test]
+    fn collections_indent_like_kubectl() {
+        let doc = json!({"apiVersion": "apps/v1", "spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": "nginx", "args": ["a", "b"], "env": []}
+        ]}}, "list": [[1, 2], {}], "n": null}});
+        let want = "apiVersion: apps/v1\nspec:\n  list:\n  - - 1\n    - 2\n  - {}\n  \"n\": null\n  template:\n    spec:\n      containers:\n      - args:\n        - a\n        - b\n        env: []\n        image: nginx\n        name: c\n";
+        assert_eq!(to_string(&doc), want);
+    }
+}
