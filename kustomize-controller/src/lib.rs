@@ -1,4 +1,5 @@
-//! kustomize-controller's library: the native Kustomize engine, starting with YAML that reads
-//! and prints exactly like Kustomize.
+//! kustomize-controller's library: the native Kustomize engine ([`kustomize`]) and the YAML
+//! layer that reads and prints exactly like Kustomize ([`yaml`]).
 
+pub mod kustomize;
 pub mod yaml;

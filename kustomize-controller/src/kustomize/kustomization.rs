@@ -1,0 +1,267 @@
+//! The `kustomization.yaml` file: which fields we support, and a clear refusal for the ones
+//! we do not (never silently ignored).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::BuildError;
+
+/// File names Kustomize accepts, in its order of preference.
+pub const FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Fields this engine implements.
+const SUPPORTED: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "sortOptions",
+];
+
+/// Fields Kustomize has that we refuse, with the reason.
+fn refusal(field: &str) -> String {
+    match field {
+        "helmCharts" | "helmChartInflationGenerator" | "helmGlobals" => {
+            format!(
+                "field {field:?} is not supported: Helm charts are rendered by helm-controller, not inside a kustomization"
+            )
+        }
+        "transformers" | "generators" | "validators" => {
+            format!(
+                "field {field:?} is not supported: plugins and KRM functions would run code from the source"
+            )
+        }
+        _ => format!("field {field:?} is not supported yet by Weir's Kustomize engine"),
+    }
+}
+
+/// A parsed kustomization file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kustomization {
+    /// `kind`: `Kustomization` or `Component`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Files and directories to include.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Deprecated alias of `resources` for directories.
+    #[serde(default)]
+    pub bases: Vec<String>,
+    /// Components to apply.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Namespace for every namespaced resource.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Prefix for names.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// Suffix for names.
+    #[serde(default)]
+    pub name_suffix: Option<String>,
+    /// Labels added to metadata, templates and selectors.
+    #[serde(default)]
+    pub common_labels: BTreeMap<String, String>,
+    /// Labels with control over selectors and templates.
+    #[serde(default)]
+    pub labels: Vec<LabelSet>,
+    /// Annotations added to metadata and templates.
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
+    /// Image rewrites.
+    #[serde(default)]
+    pub images: Vec<Image>,
+    /// Replica counts.
+    #[serde(default)]
+    pub replicas: Vec<Replica>,
+    /// ConfigMap generators.
+    #[serde(default)]
+    pub config_map_generator: Vec<Generator>,
+    /// Secret generators.
+    #[serde(default)]
+    pub secret_generator: Vec<Generator>,
+    /// Options for every generator here.
+    #[serde(default)]
+    pub generator_options: Option<GeneratorOptions>,
+    /// Output order.
+    #[serde(default)]
+    pub sort_options: Option<SortOptions>,
+}
+
+/// One entry of `labels`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSet {
+    /// The labels.
+    #[serde(default)]
+    pub pairs: BTreeMap<String, String>,
+    /// Also set selectors (like `commonLabels`).
+    #[serde(default)]
+    pub include_selectors: bool,
+    /// Also set pod template labels.
+    #[serde(default)]
+    pub include_templates: bool,
+}
+
+/// One entry of `images`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    /// Image name to match (without tag or digest).
+    pub name: String,
+    /// Replacement name.
+    #[serde(default)]
+    pub new_name: Option<String>,
+    /// Replacement tag.
+    #[serde(default)]
+    pub new_tag: Option<String>,
+    /// Replacement digest (wins over the tag).
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// One entry of `replicas`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replica {
+    /// Workload name.
+    pub name: String,
+    /// Replica count.
+    pub count: i64,
+}
+
+/// A ConfigMap or Secret generator.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Generator {
+    /// Name (before prefix, suffix and hash).
+    pub name: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `create` (default), `merge` or `replace`.
+    #[serde(default)]
+    pub behavior: Option<String>,
+    /// `key=value` pairs.
+    #[serde(default)]
+    pub literals: Vec<String>,
+    /// Files, `path` or `key=path`.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Env files.
+    #[serde(default)]
+    pub envs: Vec<String>,
+    /// Deprecated single env file.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Secret type (Secret generators only).
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    /// Per-generator options.
+    #[serde(default)]
+    pub options: Option<GeneratorOptions>,
+}
+
+/// Generator options.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GeneratorOptions {
+    /// Labels for generated objects.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations for generated objects.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Do not append the content hash to the name.
+    #[serde(default)]
+    pub disable_name_suffix_hash: Option<bool>,
+    /// Mark generated objects immutable.
+    #[serde(default)]
+    pub immutable: Option<bool>,
+}
+
+/// `sortOptions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SortOptions {
+    /// `legacy` (default) or `fifo`.
+    pub order: String,
+    /// Kind order for `legacy`.
+    #[serde(default)]
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+/// Custom kind order of the legacy sort.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LegacySortOptions {
+    /// Kinds first, in this order.
+    #[serde(default)]
+    pub order_first: Vec<String>,
+    /// Kinds last, in this order.
+    #[serde(default)]
+    pub order_last: Vec<String>,
+}
+
+/// Finds the kustomization file in `dir`.
+pub fn find(dir: &Path) -> Option<PathBuf> {
+    FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// Parses and validates a kustomization file.
+///
+/// # Errors
+/// Malformed YAML (with line and column), unsupported fields, wrong types — each naming the file.
+pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
+    let file = path.display().to_string();
+    let value = crate::yaml::from_str(text)
+        .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?;
+    let map = match &value {
+        Value::Object(m) => m.clone(),
+        Value::Null => serde_json::Map::new(),
+        _ => return Err(BuildError::new(&file, "a kustomization must be a mapping")),
+    };
+    for key in map.keys() {
+        if !SUPPORTED.contains(&key.as_str()) {
+            return Err(BuildError::new(&file, refusal(key)));
+        }
+    }
+    let k: Kustomization = serde_json::from_value(Value::Object(map))
+        .map_err(|e| BuildError::new(&file, format!("invalid kustomization: {e}")))?;
+    match k.kind.as_deref() {
+        None | Some("Kustomization") | Some("Component") => {}
+        Some(other) => {
+            return Err(BuildError::new(
+                &file,
+                format!("kind {other:?} is not Kustomization or Component"),
+            ));
+        }
+    }
+    if let Some(order) = k.sort_options.as_ref().map(|s| s.order.as_str())
+        && order != "legacy"
+        && order != "fifo"
+    {
+        return Err(BuildError::new(
+            &file,
+            format!("sortOptions.order {order:?} must be legacy or fifo"),
+        ));
+    }
+    Ok(k)
+}

@@ -1,0 +1,156 @@
+//! Name references: after renames (prefix, suffix, namespace, content hash), fields that name
+//! another resource — a ConfigMap in a volume, a ServiceAccount in a RoleBinding — follow it.
+
+use serde_json::Value;
+
+use super::builtin::name_references;
+use super::resource::{Resource, is_cluster_scoped};
+
+struct Target {
+    index: usize,
+    names: Vec<String>,
+    namespaces: Vec<String>,
+    name: String,
+    namespace: String,
+    cluster_scoped: bool,
+}
+
+/// Rewrites every reference to a renamed resource.
+///
+/// # Errors
+/// A reference that could mean more than one resource, naming the referrer and the value.
+pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
+    for reference in name_references() {
+        let targets: Vec<Target> = resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind() == reference.kind && !r.previous.is_empty())
+            .map(|(index, r)| Target {
+                index,
+                names: r.all_names().map(str::to_string).collect(),
+                namespaces: r
+                    .previous
+                    .iter()
+                    .map(|(_, ns)| ns.clone())
+                    .chain([r.namespace().to_string()])
+                    .collect(),
+                name: r.name().to_string(),
+                namespace: r.namespace().to_string(),
+                cluster_scoped: is_cluster_scoped(r.kind()),
+            })
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        for i in 0..resources.len() {
+            let referrer_ns = resources[i].namespace().to_string();
+            let referrer = resources[i].id().to_string();
+            let specs: Vec<_> = reference
+                .referrers
+                .iter()
+                .filter(|s| s.selects(&resources[i]))
+                .collect();
+            for spec in specs {
+                let value = &mut resources[i].value;
+                super::fieldspec::visit(value, spec, &mut |target| {
+                    rewrite(target, reference.kind, &targets, i, &referrer_ns)
+                        .map_err(|m| format!("{referrer}: {m}"))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rewrite(
+    value: &mut Value,
+    kind: &str,
+    targets: &[Target],
+    referrer: usize,
+    referrer_ns: &str,
+) -> Result<(), String> {
+    match value {
+        Value::String(name) => {
+            if let Some(t) = select(targets, name, referrer_ns, referrer, kind)? {
+                *name = t.name.clone();
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(_) => rewrite(item, kind, targets, referrer, referrer_ns)?,
+                    Value::Object(_) => rewrite_object(item, kind, targets, referrer, referrer_ns)?,
+                    _ => {}
+                }
+            }
+        }
+        Value::Object(_) => rewrite_object(value, kind, targets, referrer, referrer_ns)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Objects that name a resource with `name` and `namespace` (RoleBinding subjects, webhook
+/// services).
+fn rewrite_object(
+    value: &mut Value,
+    kind: &str,
+    targets: &[Target],
+    referrer: usize,
+    referrer_ns: &str,
+) -> Result<(), String> {
+    if let Some(k) = value.get("kind").and_then(Value::as_str)
+        && k != kind
+    {
+        return Ok(());
+    }
+    let Some(name) = value
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Ok(());
+    };
+    let ns = value
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(referrer_ns)
+        .to_string();
+    if let Some(t) = select(targets, &name, &ns, referrer, kind)? {
+        let (new_name, new_ns) = (t.name.clone(), t.namespace.clone());
+        if let Value::Object(map) = value {
+            map.insert("name".into(), Value::String(new_name));
+            if map.contains_key("namespace") && !new_ns.is_empty() {
+                map.insert("namespace".into(), Value::String(new_ns));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn select<'a>(
+    targets: &'a [Target],
+    name: &str,
+    ns: &str,
+    referrer: usize,
+    kind: &str,
+) -> Result<Option<&'a Target>, String> {
+    let matches: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.index != referrer && t.names.iter().any(|n| n == name))
+        .filter(|t| t.cluster_scoped || t.namespace == ns || t.namespaces.iter().any(|n| n == ns))
+        .collect();
+    match matches.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => {
+            let exact: Vec<&&Target> = many.iter().filter(|t| t.namespace == ns).collect();
+            if exact.len() == 1 {
+                return Ok(Some(exact[0]));
+            }
+            Err(format!(
+                "found multiple possible referrals for {kind} {name:?}"
+            ))
+        }
+    }
+}
