@@ -3,6 +3,7 @@
 mod bench;
 mod cluster;
 mod crdgen;
+mod fixtures;
 mod test;
 mod util;
 
@@ -30,6 +31,8 @@ enum Command {
     },
     /// Write `config/crd/*.yaml` from the Rust types.
     Crdgen,
+    /// Record `kubectl kustomize` output for the Kustomize conformance corpus.
+    KustomizeFixtures,
     /// Benchmarks against the reference tools.
     Bench {
         #[command(subcommand)]
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         Command::Cluster { action } => cluster::run(action),
         Command::Test { args } => test::run(&args),
         Command::Crdgen => crdgen::write(),
+        Command::KustomizeFixtures => fixtures::write(),
         Command::Bench { which } => bench::run(which),
     }
 }

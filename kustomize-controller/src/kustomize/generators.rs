@@ -39,19 +39,9 @@ pub fn generate(
     let err = |m: String| BuildError::new(file, format!("{what} {:?}: {m}", g.name));
     let mut data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut add = |key: String, value: Vec<u8>| -> Result<(), BuildError> {
-        if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-        {
-            return Err(err(format!(
-                "{key:?} is not a valid key name: use letters, digits, '-', '_' or '.'"
-            )));
-        }
+        // Kustomize does not validate key names (the API server does); it refuses repeats.
         if data.contains_key(&key) {
-            return Err(err(format!(
-                "cannot add key {key:?}, another key by that name already exists"
-            )));
+            return Err(err(format!("illegally repeats the key {key:?}")));
         }
         data.insert(key, value);
         Ok(())
@@ -121,12 +111,7 @@ pub fn generate(
             for (k, v) in data {
                 match String::from_utf8(v) {
                     Ok(s) => text.insert(k, Value::String(s)),
-                    Err(e) => binary.insert(
-                        k,
-                        Value::String(
-                            base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
-                        ),
-                    ),
+                    Err(e) => binary.insert(k, Value::String(encode_base64(&e.into_bytes()))),
                 };
             }
             if !text.is_empty() {
@@ -144,12 +129,7 @@ pub fn generate(
             );
             let encoded: Map<String, Value> = data
                 .into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
-                    )
-                })
+                .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
             if !encoded.is_empty() {
                 obj.insert("data".into(), Value::Object(encoded));
@@ -166,7 +146,24 @@ pub fn generate(
     Ok(res)
 }
 
-/// Per-generator options override the kustomization's `generatorOptions`; maps merge.
+/// Base64 as Kustomize writes Secret data and binaryData: values of 70 characters or more
+/// are split into 70-character lines, each ending in a newline.
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
+}
+
+/// Combines the kustomization's `generatorOptions` with a generator's own: maps merge, the
+/// local entry winning.
 fn merge_options(
     global: Option<&GeneratorOptions>,
     local: Option<&GeneratorOptions>,
@@ -175,11 +172,12 @@ fn merge_options(
     if let Some(l) = local {
         out.labels.extend(l.labels.clone());
         out.annotations.extend(l.annotations.clone());
-        if l.disable_name_suffix_hash.is_some() {
-            out.disable_name_suffix_hash = l.disable_name_suffix_hash;
+        // Either level can switch these on; neither can switch the other off.
+        if l.disable_name_suffix_hash == Some(true) {
+            out.disable_name_suffix_hash = Some(true);
         }
-        if l.immutable.is_some() {
-            out.immutable = l.immutable;
+        if l.immutable == Some(true) {
+            out.immutable = Some(true);
         }
     }
     out

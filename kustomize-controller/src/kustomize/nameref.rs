@@ -99,11 +99,8 @@ fn rewrite_object(
     referrer: usize,
     referrer_ns: &str,
 ) -> Result<(), String> {
-    if let Some(k) = value.get("kind").and_then(Value::as_str)
-        && k != kind
-    {
-        return Ok(());
-    }
+    // Kustomize matches RoleBinding subjects by name and namespace only, whatever their
+    // kind: a User named like a renamed ServiceAccount is renamed too.
     let Some(name) = value
         .get("name")
         .and_then(Value::as_str)
@@ -120,7 +117,8 @@ fn rewrite_object(
         let (new_name, new_ns) = (t.name.clone(), t.namespace.clone());
         if let Value::Object(map) = value {
             map.insert("name".into(), Value::String(new_name));
-            if map.contains_key("namespace") && !new_ns.is_empty() {
+            // The reference follows the resource into its namespace.
+            if !new_ns.is_empty() {
                 map.insert("namespace".into(), Value::String(new_ns));
             }
         }
