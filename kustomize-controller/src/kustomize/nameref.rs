@@ -42,17 +42,16 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
         if targets.is_empty() {
             continue;
         }
-        for i in 0..resources.len() {
-            let referrer_ns = resources[i].namespace().to_string();
-            let referrer = resources[i].id().to_string();
+        for (i, res) in resources.iter_mut().enumerate() {
+            let referrer_ns = res.namespace().to_string();
+            let referrer = res.id().to_string();
             let specs: Vec<_> = reference
                 .referrers
                 .iter()
-                .filter(|s| s.selects(&resources[i]))
+                .filter(|s| s.selects(res))
                 .collect();
             for spec in specs {
-                let value = &mut resources[i].value;
-                super::fieldspec::visit(value, spec, &mut |target| {
+                super::fieldspec::visit(&mut res.value, spec, &mut |target| {
                     rewrite(target, reference.kind, &targets, i, &referrer_ns)
                         .map_err(|m| format!("{referrer}: {m}"))
                 })?;
