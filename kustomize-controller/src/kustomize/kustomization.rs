@@ -32,6 +32,9 @@ const SUPPORTED: &[&str] = &[
     "secretGenerator",
     "generatorOptions",
     "sortOptions",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
@@ -103,6 +106,15 @@ pub struct Kustomization {
     /// Output order.
     #[serde(default)]
     pub sort_options: Option<SortOptions>,
+    /// Strategic merge and JSON 6902 patches with optional targets.
+    #[serde(default)]
+    pub patches: Vec<super::patch::PatchEntry>,
+    /// Legacy strategic merge patches (files or inline).
+    #[serde(default)]
+    pub patches_strategic_merge: Vec<String>,
+    /// Legacy JSON 6902 patches.
+    #[serde(default)]
+    pub patches_json6902: Vec<super::patch::Json6902Entry>,
 }
 
 /// One entry of `labels`.

@@ -3,16 +3,20 @@
 //! does not support are refused with an error naming the field and file.
 //!
 //! Pipeline per kustomization: resources (files and nested kustomizations) → components →
-//! generators → transformers (namespace, prefix, suffix, labels, annotations, replicas,
-//! images). At the top: content-hash suffixes, name-reference rewriting, sorting.
+//! generators → transformers (strategic merge patches, patches, namespace, prefix, suffix,
+//! labels, annotations, JSON 6902 patches, replicas, images). At the top: content-hash
+//! suffixes, name-reference rewriting, sorting.
 
 mod builtin;
 mod fieldspec;
 mod generators;
+mod jsonpatch;
 pub mod kustomization;
 mod nameref;
 mod order;
+mod patch;
 mod resource;
+mod smp;
 mod transform;
 
 use std::path::{Component, Path, PathBuf};
@@ -128,6 +132,9 @@ pub fn build(root: &Path, dir: &Path) -> Result<Vec<Value>, BuildError> {
         res.set_name(&name);
     }
     nameref::fix(&mut resources).map_err(|m| BuildError::new(&loader.display(&dir), m))?;
+    for res in &mut resources {
+        stringify_annotations(&mut res.value);
+    }
     order::sort(&mut resources, k.sort_options.as_ref());
     Ok(resources.into_iter().map(|r| r.value).collect())
 }
@@ -206,8 +213,21 @@ fn accumulate(
             )?;
         }
     }
-    transform::apply(&k, &file, &mut resources)?;
+    transform::apply(&k, loader, dir, &file, &mut resources)?;
     Ok((k, resources))
+}
+
+/// Kustomize stores annotations as strings: whatever a patch or the source put there is
+/// printed as text.
+fn stringify_annotations(value: &mut Value) {
+    if let Some(Value::Object(annotations)) = value.pointer_mut("/metadata/annotations") {
+        for v in annotations.values_mut() {
+            if !v.is_string() {
+                let text = crate::yaml::scalar_text(v);
+                *v = Value::String(text);
+            }
+        }
+    }
 }
 
 fn is_remote(entry: &str) -> bool {

@@ -2,20 +2,31 @@
 //! suffix, labels, annotations, replicas, images. Pure functions over the resource list.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::BuildError;
 use super::builtin;
 use super::fieldspec::{FieldSpec, visit};
 use super::kustomization::{Image, Kustomization, Replica};
+use super::patch;
 use super::resource::{Resource, is_cluster_scoped};
+use super::{BuildError, Loader};
 
 /// Runs the transformers a kustomization declares over `resources`.
 ///
 /// # Errors
-/// A field that has the wrong type where a transformer writes, naming the resource.
-pub fn apply(k: &Kustomization, file: &str, resources: &mut [Resource]) -> Result<(), BuildError> {
+/// A field that has the wrong type where a transformer writes, naming the resource; patch
+/// failures.
+pub fn apply(
+    k: &Kustomization,
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    resources: &mut Vec<Resource>,
+) -> Result<(), BuildError> {
+    patch::apply_strategic_merge(loader, dir, file, &k.patches_strategic_merge, resources)?;
+    patch::apply_patches(loader, dir, file, &k.patches, resources)?;
     if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
         namespace(resources, ns);
     }
@@ -53,6 +64,7 @@ pub fn apply(k: &Kustomization, file: &str, resources: &mut [Resource]) -> Resul
             "commonAnnotations",
         )?;
     }
+    patch::apply_json6902(loader, dir, file, &k.patches_json6902, resources)?;
     for r in &k.replicas {
         replicas(resources, r, file)?;
     }

@@ -17,6 +17,18 @@ pub fn to_string(value: &Value) -> String {
     e.out
 }
 
+/// The text of a non-string scalar as it would be printed (`true`, `2`, `1.5`); compound
+/// values as compact JSON.
+pub fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => number(n),
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Prints documents separated by `---` lines, as `kubectl kustomize` does.
 pub fn to_string_multi(values: &[Value]) -> String {
     values

@@ -11,5 +11,5 @@
 mod emit;
 mod read;
 
-pub use emit::{to_string, to_string_multi};
-pub use read::{YamlError, from_str, from_str_multi};
+pub use emit::{scalar_text, to_string, to_string_multi};
+pub use read::{YamlError, from_str, from_str_multi, from_str_yaml11};

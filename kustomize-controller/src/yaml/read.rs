@@ -35,7 +35,28 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
 /// # Errors
 /// Syntax errors and duplicate keys, with line and column.
 pub fn from_str_multi(text: &str) -> Result<Vec<Value>, YamlError> {
-    let mut builder = Builder::default();
+    parse(text, false)
+}
+
+/// Like [`from_str`], but with YAML 1.1 booleans (`yes`, `on`, `y`...), as Go's yaml.v2 reads
+/// them. Kustomize reads JSON 6902 patches this way.
+///
+/// # Errors
+/// Syntax errors and duplicate keys, with line and column.
+pub fn from_str_yaml11(text: &str) -> Result<Value, YamlError> {
+    let mut docs = parse(text, true)?;
+    Ok(if docs.is_empty() {
+        Value::Null
+    } else {
+        docs.swap_remove(0)
+    })
+}
+
+fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
+    let mut builder = Builder {
+        yaml11,
+        ..Default::default()
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
@@ -60,6 +81,7 @@ struct Builder {
     anchors: HashMap<usize, Value>,
     position: (usize, usize),
     root: Option<Value>,
+    yaml11: bool,
 }
 
 impl Builder {
@@ -80,7 +102,21 @@ impl Builder {
             Event::DocumentEnd => self.docs.push(self.root.take().unwrap_or(Value::Null)),
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                let value = resolve(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
+                let mut value = resolve(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
+                // Kustomize rewrites top-level annotations as strings from their source text
+                // (`2` stays "2", `0755` stays "0755"), so keep that text here.
+                if !value.is_string() && tag.is_none() && self.in_annotations() {
+                    value = Value::String(text.to_string());
+                }
+                if self.yaml11 && style == ScalarStyle::Plain && tag.is_none() {
+                    value = match text.as_ref() {
+                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
+                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+                            Value::Bool(false)
+                        }
+                        _ => value,
+                    };
+                }
                 self.node(value, anchor)?;
             }
             Event::Alias(id) => {
@@ -108,6 +144,32 @@ impl Builder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// True when the next scalar is a value of `metadata.annotations` of a document (or of
+    /// an item of a `kind: List` document).
+    fn in_annotations(&self) -> bool {
+        let keys: Vec<Option<&str>> = self
+            .stack
+            .iter()
+            .map(|f| match f {
+                Frame::Map(_, key, _) => key.as_deref(),
+                Frame::Seq(..) => None,
+            })
+            .collect();
+        let is_value = matches!(self.stack.last(), Some(Frame::Map(_, Some(_), _)));
+        is_value
+            && match keys.as_slice() {
+                [Some("metadata"), Some("annotations"), Some(_)] => true,
+                [
+                    Some("items"),
+                    None,
+                    Some("metadata"),
+                    Some("annotations"),
+                    Some(_),
+                ] => true,
+                _ => false,
+            }
     }
 
     fn node(&mut self, value: Value, anchor: usize) -> Result<(), YamlError> {

@@ -1,0 +1,484 @@
+//! `patches`, `patchesStrategicMerge` and `patchesJson6902`: loading, target selection
+//! (regular expressions, label and annotation selectors) and application.
+
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::resource::Resource;
+use super::{BuildError, Loader, jsonpatch, smp};
+
+/// Which resources a patch applies to. Every field is optional; name, namespace, group,
+/// version and kind are regular expressions matched against the whole value.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Selector {
+    /// API group.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// API version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Label selector (`a=b,c!=d,e in (x,y),!f`).
+    #[serde(default)]
+    pub label_selector: Option<String>,
+    /// Annotation selector, same syntax.
+    #[serde(default)]
+    pub annotation_selector: Option<String>,
+}
+
+/// Patch options.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchOptions {
+    /// Let the patch rename the resource.
+    #[serde(default)]
+    pub allow_name_change: bool,
+    /// Let the patch change the kind.
+    #[serde(default)]
+    pub allow_kind_change: bool,
+}
+
+/// An entry of `patches`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchEntry {
+    /// File with the patch.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Inline patch.
+    #[serde(default)]
+    pub patch: Option<String>,
+    /// Resources to patch; without it, a strategic merge patch names its target itself.
+    #[serde(default)]
+    pub target: Option<Selector>,
+    /// Options.
+    #[serde(default)]
+    pub options: Option<PatchOptions>,
+}
+
+/// An entry of `patchesJson6902`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Json6902Entry {
+    /// Resources to patch.
+    pub target: Selector,
+    /// File with the operations.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Inline operations.
+    #[serde(default)]
+    pub patch: Option<String>,
+}
+
+/// Where a patch came from, for messages.
+struct Source<'a> {
+    file: &'a str,
+    label: String,
+}
+
+fn load(
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    path: Option<&str>,
+    inline: Option<&str>,
+) -> Result<(String, String), BuildError> {
+    match (path, inline) {
+        (Some(p), None) => {
+            let bytes = loader.read_local(dir, p)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| BuildError::new(file, format!("patch {p:?} is not UTF-8")))?;
+            Ok((text, format!("patch {p:?}")))
+        }
+        (None, Some(text)) => Ok((text.to_string(), "inline patch".to_string())),
+        (Some(_), Some(_)) => Err(BuildError::new(
+            file,
+            "a patch has both path and patch: use one",
+        )),
+        (None, None) => Err(BuildError::new(file, "a patch has neither path nor patch")),
+    }
+}
+
+/// Applies the `patches` entries.
+///
+/// # Errors
+/// Unreadable or malformed patches, JSON patches without a target, strategic merge patches
+/// matching no resource, failed operations.
+pub fn apply_patches(
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    entries: &[PatchEntry],
+    resources: &mut Vec<Resource>,
+) -> Result<(), BuildError> {
+    for entry in entries {
+        let (text, label) = load(
+            loader,
+            dir,
+            file,
+            entry.path.as_deref(),
+            entry.patch.as_deref(),
+        )?;
+        let src = Source { file, label };
+        let options = entry.options.clone().unwrap_or_default();
+        let docs = crate::yaml::from_str_multi(&text)
+            .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
+        if docs.first().is_some_and(Value::is_array) {
+            let target = entry.target.as_ref().ok_or_else(|| {
+                BuildError::new(
+                    file,
+                    format!("{}: a JSON 6902 patch needs a target", src.label),
+                )
+            })?;
+            let ops = crate::yaml::from_str_yaml11(&text)
+                .map_err(|e| BuildError::new(file, format!("{}: {e}", src.label)))?;
+            json6902(&src, target, &ops, &options, resources)?;
+            continue;
+        }
+        for doc in docs.into_iter().filter(|d| !d.is_null()) {
+            strategic(&src, entry.target.as_ref(), &doc, &options, resources)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies `patchesStrategicMerge`: each entry is a file or an inline patch.
+///
+/// # Errors
+/// As [`apply_patches`].
+pub fn apply_strategic_merge(
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    entries: &[String],
+    resources: &mut Vec<Resource>,
+) -> Result<(), BuildError> {
+    for entry in entries {
+        let inline = entry.contains('\n') || entry.trim_start().starts_with('{');
+        let (text, label) = if inline {
+            load(loader, dir, file, None, Some(entry))?
+        } else {
+            load(loader, dir, file, Some(entry), None)?
+        };
+        let src = Source { file, label };
+        let docs = crate::yaml::from_str_multi(&text)
+            .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
+        for doc in docs.into_iter().filter(|d| !d.is_null()) {
+            strategic(&src, None, &doc, &PatchOptions::default(), resources)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies `patchesJson6902`.
+///
+/// # Errors
+/// As [`apply_patches`].
+pub fn apply_json6902(
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    entries: &[Json6902Entry],
+    resources: &mut [Resource],
+) -> Result<(), BuildError> {
+    for entry in entries {
+        let (text, label) = load(
+            loader,
+            dir,
+            file,
+            entry.path.as_deref(),
+            entry.patch.as_deref(),
+        )?;
+        let src = Source { file, label };
+        let ops = crate::yaml::from_str_yaml11(&text)
+            .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
+        json6902(
+            &src,
+            &entry.target,
+            &ops,
+            &PatchOptions::default(),
+            resources,
+        )?;
+    }
+    Ok(())
+}
+
+fn json6902(
+    src: &Source<'_>,
+    target: &Selector,
+    ops: &Value,
+    options: &PatchOptions,
+    resources: &mut [Resource],
+) -> Result<(), BuildError> {
+    let selected = select(target, resources)
+        .map_err(|m| BuildError::new(src.file, format!("{}: {m}", src.label)))?;
+    for i in selected {
+        let res = &mut resources[i];
+        let before = (res.name().to_string(), res.kind().to_string());
+        let mut value = res.value.clone();
+        jsonpatch::apply(&mut value, ops).map_err(|m| {
+            BuildError::new(src.file, format!("{} on {}: {m}", src.label, res.id()))
+        })?;
+        // Kustomize lets JSON patches rename and re-kind without options.
+        let _ = options;
+        let open = PatchOptions {
+            allow_name_change: true,
+            allow_kind_change: true,
+        };
+        finish(res, value, before, &open);
+    }
+    Ok(())
+}
+
+fn strategic(
+    src: &Source<'_>,
+    target: Option<&Selector>,
+    patch: &Value,
+    options: &PatchOptions,
+    resources: &mut Vec<Resource>,
+) -> Result<(), BuildError> {
+    let err = |m: String| BuildError::new(src.file, format!("{}: {m}", src.label));
+    let selected = match target {
+        Some(t) => select(t, resources).map_err(err)?,
+        None => {
+            let found = by_patch_id(patch, resources);
+            if found.is_empty() {
+                return Err(err(format!("no resource matches {}", describe(patch))));
+            }
+            if found.len() > 1 {
+                return Err(err(format!(
+                    "{} matches {} resources: give it a namespace",
+                    describe(patch),
+                    found.len()
+                )));
+            }
+            found
+        }
+    };
+    let mut delete = Vec::new();
+    for i in selected {
+        let res = &mut resources[i];
+        let before = (res.name().to_string(), res.kind().to_string());
+        let mut value = res.value.clone();
+        let mut patch = patch.clone();
+        if target.is_some() {
+            // With an explicit target the patch's own name and kind do not matter.
+            if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+                if !options.allow_name_change {
+                    meta.remove("name");
+                }
+                meta.remove("namespace");
+            }
+            if !options.allow_kind_change
+                && let Some(obj) = patch.as_object_mut()
+            {
+                obj.remove("kind");
+                obj.remove("apiVersion");
+            }
+        }
+        match smp::apply(&mut value, &patch).map_err(|m| err(format!("on {}: {m}", res.id())))? {
+            smp::Outcome::Delete => delete.push(i),
+            smp::Outcome::Patched => finish(res, value, before, options),
+        }
+    }
+    for i in delete.into_iter().rev() {
+        resources.remove(i);
+    }
+    Ok(())
+}
+
+/// Stores the patched value, keeping the name and kind unless the options allow changes.
+fn finish(res: &mut Resource, mut value: Value, before: (String, String), options: &PatchOptions) {
+    let new_name = value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !options.allow_kind_change
+        && let Some(obj) = value.as_object_mut()
+    {
+        obj.insert("kind".into(), Value::String(before.1.clone()));
+    }
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("name".into(), Value::String(before.0.clone()));
+    }
+    res.value = value;
+    if options.allow_name_change && new_name != before.0 && !new_name.is_empty() {
+        res.set_name(&new_name);
+    }
+}
+
+fn describe(patch: &Value) -> String {
+    let kind = patch.get("kind").and_then(Value::as_str).unwrap_or("?");
+    let name = patch
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    format!("{kind} {name:?}")
+}
+
+/// Resources a strategic merge patch without target names: same kind (and group), a current
+/// or earlier name equal to the patch's, and its namespace when the patch has one.
+fn by_patch_id(patch: &Value, resources: &[Resource]) -> Vec<usize> {
+    let kind = patch
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let group = super::resource::split_api_version(
+        patch
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )
+    .0;
+    let name = patch
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ns = patch
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let id = r.id();
+            id.kind == kind
+                && id.group == group
+                && r.all_names().any(|n| n == name)
+                && (ns.is_empty()
+                    || id.namespace == ns
+                    || r.previous.iter().any(|(_, pns)| pns == ns))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn full_match(pattern: &Option<String>, value: &str) -> Result<bool, String> {
+    let Some(p) = pattern else { return Ok(true) };
+    let re = Regex::new(&format!("^(?:{p})$"))
+        .map_err(|e| format!("target {p:?} is not a valid regular expression: {e}"))?;
+    Ok(re.is_match(value))
+}
+
+fn select(sel: &Selector, resources: &[Resource]) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for (i, r) in resources.iter().enumerate() {
+        let id = r.id();
+        if full_match(&sel.group, &id.group)?
+            && full_match(&sel.version, &id.version)?
+            && full_match(&sel.kind, &id.kind)?
+            && full_match(&sel.name, &id.name)?
+            && full_match(&sel.namespace, &id.namespace)?
+            && matches_selector(
+                sel.label_selector.as_deref(),
+                r.value.pointer("/metadata/labels"),
+            )?
+            && matches_selector(
+                sel.annotation_selector.as_deref(),
+                r.value.pointer("/metadata/annotations"),
+            )?
+        {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// Kubernetes label-selector syntax over a string map.
+pub fn matches_selector(selector: Option<&str>, map: Option<&Value>) -> Result<bool, String> {
+    let Some(selector) = selector.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(true);
+    };
+    let get = |k: &str| map.and_then(|m| m.get(k)).and_then(Value::as_str);
+    for req in split_requirements(selector) {
+        let req = req.trim();
+        let ok = if let Some((k, set)) = req.split_once(" notin ") {
+            !parse_set(set)?.contains(&get(k.trim()).unwrap_or_default().to_string())
+                || get(k.trim()).is_none()
+        } else if let Some((k, set)) = req.split_once(" in ") {
+            get(k.trim()).is_some_and(|v| {
+                parse_set(set)
+                    .map(|s| s.contains(&v.to_string()))
+                    .unwrap_or(false)
+            })
+        } else if let Some((k, v)) = req.split_once("!=") {
+            get(k.trim()) != Some(v.trim())
+        } else if let Some((k, v)) = req.split_once("==").or_else(|| req.split_once('=')) {
+            get(k.trim()) == Some(v.trim())
+        } else if let Some(k) = req.strip_prefix('!') {
+            get(k.trim()).is_none()
+        } else {
+            get(req).is_some()
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Splits on commas that are not inside parentheses.
+fn split_requirements(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0);
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+fn parse_set(s: &str) -> Result<Vec<String>, String> {
+    let inner = s
+        .trim()
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(|| format!("invalid set {s:?}"))?;
+    Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn label_selectors() -> Result<(), String> {
+        let labels = json!({"app": "web", "tier": "front"});
+        for (sel, want) in [
+            ("app=web", true),
+            ("app==web,tier=front", true),
+            ("app!=web", false),
+            ("tier in (front, back)", true),
+            ("tier notin (front)", false),
+            ("missing", false),
+            ("!missing", true),
+            ("app", true),
+        ] {
+            assert_eq!(matches_selector(Some(sel), Some(&labels))?, want, "{sel}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+//! Strategic merge patch as Kustomize (kyaml) applies it: maps merge recursively, `null`
+//! deletes, lists with a merge key merge element by element (patch elements first, then the
+//! original's others), other lists are replaced, and `$patch: delete|replace` directives
+//! work on maps and list elements. Merge keys come from the Kubernetes API for built-in
+//! kinds; custom resources have none, so their lists are replaced.
+
+use serde_json::{Map, Value};
+
+/// How a list at some path merges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListMerge {
+    /// Elements are maps identified by this key.
+    Key(&'static str),
+    /// Elements are maps identified by two keys (`containerPort` and `protocol`); Kustomize
+    /// merges these in place, puts new elements first and drops patch elements whose first
+    /// key matches but whose second does not.
+    Keys(&'static str, &'static str),
+    /// A set of scalars (`metadata.finalizers`).
+    Primitives,
+    /// Replaced wholesale.
+    Replace,
+}
+
+/// Kinds whose schema Kustomize knows (the Kubernetes built-in types).
+fn is_builtin(api_version: &str) -> bool {
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// Where the pod spec is in a built-in workload kind.
+fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Pod" => Some("spec"),
+        "PodTemplate" => Some("template/spec"),
+        "Deployment"
+        | "ReplicaSet"
+        | "DaemonSet"
+        | "StatefulSet"
+        | "Job"
+        | "ReplicationController" => Some("spec/template/spec"),
+        "CronJob" => Some("spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    }
+}
+
+fn list_merge(api_version: &str, kind: &str, path: &str) -> ListMerge {
+    if !is_builtin(api_version) {
+        return ListMerge::Replace;
+    }
+    let meta_suffix = |p: &str| -> Option<String> {
+        if let Some(rest) = p.strip_prefix("metadata/") {
+            return Some(rest.to_string());
+        }
+        let prefix = pod_spec_prefix(kind)?;
+        let template_meta = format!(
+            "{}/metadata/",
+            prefix.strip_suffix("/spec").unwrap_or(prefix)
+        );
+        p.strip_prefix(&template_meta).map(str::to_string)
+    };
+    if let Some(field) = meta_suffix(path) {
+        return match field.as_str() {
+            "finalizers" => ListMerge::Primitives,
+            "ownerReferences" => ListMerge::Key("uid"),
+            _ => ListMerge::Replace,
+        };
+    }
+    if kind == "Service" && path == "spec/ports" {
+        return ListMerge::Keys("port", "protocol");
+    }
+    if (kind == "MutatingWebhookConfiguration" || kind == "ValidatingWebhookConfiguration")
+        && path == "webhooks"
+    {
+        return ListMerge::Key("name");
+    }
+    let Some(prefix) = pod_spec_prefix(kind) else {
+        return ListMerge::Replace;
+    };
+    let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) else {
+        return ListMerge::Replace;
+    };
+    match rest {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates" => ListMerge::Key("name"),
+        "hostAliases" => ListMerge::Key("ip"),
+        "topologySpreadConstraints" => ListMerge::Key("topologyKey"),
+        _ => {
+            let Some((parent, field)) = rest.split_once('/') else {
+                return ListMerge::Replace;
+            };
+            if !matches!(
+                parent,
+                "containers" | "initContainers" | "ephemeralContainers"
+            ) {
+                return ListMerge::Replace;
+            }
+            match field {
+                "ports" => ListMerge::Keys("containerPort", "protocol"),
+                "env" => ListMerge::Key("name"),
+                "volumeMounts" => ListMerge::Key("mountPath"),
+                "volumeDevices" => ListMerge::Key("devicePath"),
+                _ => ListMerge::Replace,
+            }
+        }
+    }
+}
+
+/// What a patch does to the object it applies to.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The object was patched in place.
+    Patched,
+    /// The patch says `$patch: delete`: remove the object.
+    Delete,
+}
+
+/// Applies a strategic merge patch to a resource.
+///
+/// # Errors
+/// An unknown `$patch` directive.
+pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
+    let api_version = target
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let kind = target
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let (Value::Object(t), Value::Object(p)) = (&mut *target, patch) else {
+        return Err("a strategic merge patch must be a mapping".into());
+    };
+    let ctx = Ctx {
+        api_version: &api_version,
+        kind: &kind,
+    };
+    match merge_map(t, p, "", &ctx)? {
+        MapResult::Keep => Ok(Outcome::Patched),
+        MapResult::Delete => Ok(Outcome::Delete),
+    }
+}
+
+struct Ctx<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+}
+
+enum MapResult {
+    Keep,
+    Delete,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}/{key}")
+    }
+}
+
+fn directive(map: &Map<String, Value>) -> Result<Option<&str>, String> {
+    match map.get("$patch") {
+        None => Ok(None),
+        Some(Value::String(s)) if matches!(s.as_str(), "delete" | "replace" | "merge") => {
+            Ok(Some(s))
+        }
+        Some(other) => Err(format!("unknown patch directive $patch: {other}")),
+    }
+}
+
+fn merge_map(
+    target: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    path: &str,
+    ctx: &Ctx<'_>,
+) -> Result<MapResult, String> {
+    match directive(patch)? {
+        Some("delete") => return Ok(MapResult::Delete),
+        Some("replace") => {
+            *target = clean_map(patch)?;
+            return Ok(MapResult::Keep);
+        }
+        _ => {}
+    }
+    for (key, pv) in patch {
+        if key == "$patch" {
+            continue;
+        }
+        let child_path = join(path, key);
+        if pv.is_null() {
+            target.remove(key);
+            continue;
+        }
+        match (target.get_mut(key), pv) {
+            (Some(Value::Object(tm)), Value::Object(pm)) => {
+                if let MapResult::Delete = merge_map(tm, pm, &child_path, ctx)? {
+                    target.remove(key);
+                }
+            }
+            (Some(Value::Array(tl)), Value::Array(pl)) => {
+                let merged = merge_list(std::mem::take(tl), pl, &child_path, ctx)?;
+                target.insert(key.clone(), Value::Array(merged));
+            }
+            (_, Value::Object(pm)) => {
+                if directive(pm)? == Some("delete") {
+                    target.remove(key);
+                } else {
+                    target.insert(key.clone(), Value::Object(clean_map(pm)?));
+                }
+            }
+            (_, other) => {
+                target.insert(key.clone(), clean(other)?);
+            }
+        }
+    }
+    Ok(MapResult::Keep)
+}
+
+fn merge_list(
+    target: Vec<Value>,
+    patch: &[Value],
+    path: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<Value>, String> {
+    let replace_marker = patch.iter().any(|v| {
+        v.as_object().is_some_and(|m| {
+            m.len() == 1 && m.get("$patch").and_then(Value::as_str) == Some("replace")
+        })
+    });
+    if replace_marker {
+        return patch
+            .iter()
+            .filter(|v| {
+                !v.as_object()
+                    .is_some_and(|m| m.get("$patch").and_then(Value::as_str) == Some("replace"))
+            })
+            .map(clean)
+            .collect();
+    }
+    match list_merge(ctx.api_version, ctx.kind, path) {
+        ListMerge::Replace => patch.iter().map(clean).collect(),
+        ListMerge::Primitives => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in patch.iter().chain(target.iter()) {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            Ok(out)
+        }
+        ListMerge::Keys(first, second) => {
+            let mut dest: Vec<Option<Value>> = target.into_iter().map(Some).collect();
+            let mut new = Vec::new();
+            for item in patch {
+                let Some(pm) = item.as_object() else {
+                    new.push(clean(item)?);
+                    continue;
+                };
+                let found = pm.get(first).and_then(|id| {
+                    dest.iter()
+                        .position(|t| t.as_ref().and_then(|t| t.get(first)) == Some(id))
+                });
+                let Some(i) = found else {
+                    if directive(pm)? != Some("delete") {
+                        new.push(Value::Object(clean_map(pm)?));
+                    }
+                    continue;
+                };
+                if directive(pm)? == Some("delete") {
+                    dest[i] = None;
+                    continue;
+                }
+                let same_second = dest[i].as_ref().and_then(|d| d.get(second)) == pm.get(second);
+                if !same_second {
+                    continue;
+                }
+                if let Some(Value::Object(tm)) = dest[i].as_mut()
+                    && let MapResult::Delete = merge_map(tm, pm, path, ctx)?
+                {
+                    dest[i] = None;
+                }
+            }
+            new.extend(dest.into_iter().flatten());
+            Ok(new)
+        }
+        ListMerge::Key(key) => {
+            let mut remaining: Vec<Option<Value>> = target.into_iter().map(Some).collect();
+            let mut out = Vec::new();
+            for item in patch {
+                let Some(pm) = item.as_object() else {
+                    out.push(clean(item)?);
+                    continue;
+                };
+                let id = pm.get(key);
+                let found = id.and_then(|id| {
+                    remaining
+                        .iter()
+                        .position(|t| t.as_ref().and_then(|t| t.get(key)) == Some(id))
+                });
+                if directive(pm)? == Some("delete") {
+                    if let Some(i) = found {
+                        remaining[i] = None;
+                    }
+                    continue;
+                }
+                match found.and_then(|i| remaining[i].take()) {
+                    Some(Value::Object(mut tm)) => {
+                        if let MapResult::Keep = merge_map(&mut tm, pm, path, ctx)? {
+                            out.push(Value::Object(tm));
+                        }
+                    }
+                    _ => out.push(Value::Object(clean_map(pm)?)),
+                }
+            }
+            out.extend(remaining.into_iter().flatten());
+            Ok(out)
+        }
+    }
+}
+
+/// A patch value without directives, as it lands in the object.
+fn clean(v: &Value) -> Result<Value, String> {
+    Ok(match v {
+        Value::Object(m) => Value::Object(clean_map(m)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .filter(|i| {
+                    !i.as_object()
+                        .is_some_and(|m| m.get("$patch").and_then(Value::as_str) == Some("delete"))
+                })
+                .map(clean)
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn clean_map(m: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    directive(m)?;
+    m.iter()
+        .filter(|(k, v)| *k != "$patch" && !v.is_null())
+        .map(|(k, v)| Ok((k.clone(), clean(v)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn containers_merge_by_name_patch_first() -> Result<(), String> {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+            {"name": "a", "image": "a", "args": ["x"]}, {"name": "b", "image": "b"}, {"name": "c", "image": "c"}]}}}});
+        let p = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": "c2"}, {"name": "a", "$patch": "delete"}, {"name": "x", "image": "x"}]}}}});
+        apply(&mut d, &p)?;
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "c", "image": "c2"}, {"name": "x", "image": "x"}, {"name": "b", "image": "b"}])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn custom_resources_replace_lists_and_null_deletes() -> Result<(), String> {
+        let mut t = json!({"apiVersion": "example.com/v1", "kind": "Thing", "spec": {"items": [{"name": "a"}], "drop": 1, "keep": 2}});
+        apply(
+            &mut t,
+            &json!({"spec": {"items": [{"name": "b"}], "drop": null}}),
+        )?;
+        assert_eq!(t["spec"], json!({"items": [{"name": "b"}], "keep": 2}));
+        Ok(())
+    }
+
+    #[test]
+    fn delete_and_replace_directives() -> Result<(), String> {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": "2"}});
+        assert_eq!(
+            apply(&mut cm.clone(), &json!({"$patch": "delete"}))?,
+            Outcome::Delete
+        );
+        apply(&mut cm, &json!({"data": {"$patch": "replace", "c": "3"}}))?;
+        assert_eq!(cm["data"], json!({"c": "3"}));
+        assert!(apply(&mut cm, &json!({"$patch": "explode"})).is_err());
+        Ok(())
+    }
+}
