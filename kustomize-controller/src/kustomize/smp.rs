@@ -237,10 +237,7 @@ fn merge_list(
     if replace_marker {
         return patch
             .iter()
-            .filter(|v| {
-                !v.as_object()
-                    .is_some_and(|m| m.get("$patch").and_then(Value::as_str) == Some("replace"))
-            })
+            .filter(|v| !has_directive(v, "replace"))
             .map(clean)
             .collect();
     }
@@ -325,6 +322,11 @@ fn merge_list(
     }
 }
 
+fn has_directive(v: &Value, which: &str) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.get("$patch").and_then(Value::as_str) == Some(which))
+}
+
 /// A patch value without directives, as it lands in the object.
 fn clean(v: &Value) -> Result<Value, String> {
     Ok(match v {
@@ -332,10 +334,7 @@ fn clean(v: &Value) -> Result<Value, String> {
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .filter(|i| {
-                    !i.as_object()
-                        .is_some_and(|m| m.get("$patch").and_then(Value::as_str) == Some("delete"))
-                })
+                .filter(|i| !has_directive(i, "delete"))
                 .map(clean)
                 .collect::<Result<_, _>>()?,
         ),

@@ -159,17 +159,17 @@ impl Builder {
             .collect();
         let is_value = matches!(self.stack.last(), Some(Frame::Map(_, Some(_), _)));
         is_value
-            && match keys.as_slice() {
-                [Some("metadata"), Some("annotations"), Some(_)] => true,
-                [
-                    Some("items"),
-                    None,
-                    Some("metadata"),
-                    Some("annotations"),
-                    Some(_),
-                ] => true,
-                _ => false,
-            }
+            && matches!(
+                keys.as_slice(),
+                [Some("metadata"), Some("annotations"), Some(_)]
+                    | [
+                        Some("items"),
+                        None,
+                        Some("metadata"),
+                        Some("annotations"),
+                        Some(_)
+                    ]
+            )
     }
 
     fn node(&mut self, value: Value, anchor: usize) -> Result<(), YamlError> {
