@@ -35,6 +35,8 @@ const SUPPORTED: &[&str] = &[
     "patches",
     "patchesStrategicMerge",
     "patchesJson6902",
+    "replacements",
+    "buildMetadata",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
@@ -115,6 +117,12 @@ pub struct Kustomization {
     /// Legacy JSON 6902 patches.
     #[serde(default)]
     pub patches_json6902: Vec<super::patch::Json6902Entry>,
+    /// Field copies between resources.
+    #[serde(default)]
+    pub replacements: Vec<super::replacement::ReplacementEntry>,
+    /// Build metadata to record on resources (`originAnnotations`).
+    #[serde(default)]
+    pub build_metadata: Vec<String>,
 }
 
 /// One entry of `labels`.
@@ -263,6 +271,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
             return Err(BuildError::new(
                 &file,
                 format!("kind {other:?} is not Kustomization or Component"),
+            ));
+        }
+    }
+    for option in &k.build_metadata {
+        if option != "originAnnotations" {
+            return Err(BuildError::new(
+                &file,
+                format!("buildMetadata {option:?} is not supported yet (only originAnnotations)"),
             ));
         }
     }

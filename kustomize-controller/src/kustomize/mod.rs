@@ -15,6 +15,7 @@ pub mod kustomization;
 mod nameref;
 mod order;
 mod patch;
+mod replacement;
 mod resource;
 mod smp;
 mod transform;
@@ -203,8 +204,16 @@ fn accumulate(
         (GenKind::Secret, &k.secret_generator),
     ] {
         for g in gens {
-            let res =
+            let mut res =
                 generators::generate(loader, dir, &file, kind, g, k.generator_options.as_ref())?;
+            res.origin = Some(resource::Origin::Generator {
+                kustomization: path.clone(),
+                kind: if kind == GenKind::ConfigMap {
+                    "ConfigMapGenerator"
+                } else {
+                    "SecretGenerator"
+                },
+            });
             apply_generated(
                 &mut resources,
                 res,
@@ -214,7 +223,50 @@ fn accumulate(
         }
     }
     transform::apply(&k, loader, dir, &file, &mut resources)?;
+    if k.build_metadata.iter().any(|o| o == "originAnnotations") {
+        for res in &mut resources {
+            annotate_origin(res, dir);
+        }
+    }
     Ok((k, resources))
+}
+
+const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+
+/// Records where a resource came from, relative to the kustomization that asks for it.
+fn annotate_origin(res: &mut Resource, dir: &Path) {
+    let text = match &res.origin {
+        Some(resource::Origin::File(path)) => format!("path: {}\n", relative(dir, path)),
+        Some(resource::Origin::Generator {
+            kustomization,
+            kind,
+        }) => format!(
+            "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+            relative(dir, kustomization)
+        ),
+        None => return,
+    };
+    let meta = resource::metadata(&mut res.value);
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(a) = annotations {
+        a.entry(ORIGIN_ANNOTATION).or_insert(Value::String(text));
+    }
+}
+
+/// `path` relative to `dir`, with `..` where needed.
+fn relative(dir: &Path, path: &Path) -> String {
+    let d: Vec<_> = dir.components().collect();
+    let p: Vec<_> = path.components().collect();
+    let common = d.iter().zip(&p).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), d.len() - common).collect();
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().to_string()),
+    );
+    parts.join("/")
 }
 
 /// Kustomize stores annotations as strings: whatever a patch or the source put there is
@@ -299,7 +351,11 @@ fn load_entry(
     let shown = loader.display(&path);
     let text =
         std::fs::read_to_string(&path).map_err(|e| BuildError::new(&shown, e.to_string()))?;
-    parse_resources(&text).map_err(|m| BuildError::new(&shown, m))
+    let mut resources = parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?;
+    for r in &mut resources {
+        r.origin = Some(resource::Origin::File(path.clone()));
+    }
+    Ok(resources)
 }
 
 /// Parses a multi-document file into resources (`kind: List` expanded).

@@ -374,7 +374,11 @@ fn full_match(pattern: &Option<String>, value: &str) -> Result<bool, String> {
     Ok(re.is_match(value))
 }
 
-fn select(sel: &Selector, resources: &[Resource]) -> Result<Vec<usize>, String> {
+/// Indexes of the resources a selector matches.
+///
+/// # Errors
+/// An invalid regular expression.
+pub fn select(sel: &Selector, resources: &[Resource]) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         let id = r.id();

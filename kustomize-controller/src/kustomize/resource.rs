@@ -45,6 +45,22 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Generator behaviour, for resources made by a generator.
     pub generated: bool,
+    /// Where the resource came from, for `buildMetadata: [originAnnotations]`.
+    pub origin: Option<Origin>,
+}
+
+/// Where a resource came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from this file.
+    File(std::path::PathBuf),
+    /// Made by a generator declared in this kustomization file.
+    Generator {
+        /// The kustomization file.
+        kustomization: std::path::PathBuf,
+        /// `ConfigMapGenerator` or `SecretGenerator`.
+        kind: &'static str,
+    },
 }
 
 impl Resource {
@@ -55,6 +71,7 @@ impl Resource {
             previous: Vec::new(),
             needs_hash: false,
             generated: false,
+            origin: None,
         }
     }
 

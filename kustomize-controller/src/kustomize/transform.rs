@@ -10,6 +10,7 @@ use super::builtin;
 use super::fieldspec::{FieldSpec, visit};
 use super::kustomization::{Image, Kustomization, Replica};
 use super::patch;
+use super::replacement;
 use super::resource::{Resource, is_cluster_scoped};
 use super::{BuildError, Loader};
 
@@ -73,6 +74,7 @@ pub fn apply(
             rewrite_images(&mut res.value, image);
         }
     }
+    replacement::apply(loader, dir, file, &k.replacements, resources)?;
     Ok(())
 }
 

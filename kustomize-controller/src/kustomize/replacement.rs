@@ -1,0 +1,343 @@
+//! `replacements`: copy a field of one resource into fields of others, with Kustomize's field
+//! path syntax (`spec.containers.[name=web].image`, `*`, numeric indexes) and the
+//! `delimiter`/`index`/`create` options.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::patch::{Selector, select};
+use super::resource::Resource;
+use super::{BuildError, Loader};
+
+/// An entry of `replacements`: inline, or a file holding one replacement or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ReplacementEntry {
+    /// `path: file.yaml`.
+    File {
+        /// The file.
+        path: String,
+    },
+    /// An inline replacement.
+    Inline(Replacement),
+}
+
+/// One replacement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replacement {
+    /// Where the value comes from.
+    pub source: Source,
+    /// Where it goes.
+    pub targets: Vec<Target>,
+}
+
+/// The source of a replacement: exactly one resource.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    /// API group.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// API version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Field path, default `metadata.name`.
+    #[serde(default)]
+    pub field_path: Option<String>,
+    /// Take one part of the value.
+    #[serde(default)]
+    pub options: Option<FieldOptions>,
+}
+
+/// Targets of a replacement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    /// Resources to change.
+    pub select: Selector,
+    /// Resources to leave alone.
+    #[serde(default)]
+    pub reject: Vec<Selector>,
+    /// Field paths to set.
+    pub field_paths: Vec<String>,
+    /// Options.
+    #[serde(default)]
+    pub options: Option<FieldOptions>,
+}
+
+/// `options` of a source or target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldOptions {
+    /// Split the string value on this.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Which part, after splitting.
+    #[serde(default)]
+    pub index: i64,
+    /// Create missing fields in targets.
+    #[serde(default)]
+    pub create: bool,
+}
+
+/// Runs the replacements in order.
+///
+/// # Errors
+/// Missing or ambiguous sources, missing target fields without `create`, bad paths.
+pub fn apply(
+    loader: &Loader,
+    dir: &Path,
+    file: &str,
+    entries: &[ReplacementEntry],
+    resources: &mut [Resource],
+) -> Result<(), BuildError> {
+    let err = |m: String| BuildError::new(file, format!("replacements: {m}"));
+    for entry in entries {
+        let list: Vec<Replacement> = match entry {
+            ReplacementEntry::Inline(r) => vec![r.clone()],
+            ReplacementEntry::File { path } => {
+                let text = String::from_utf8(loader.read_local(dir, path)?)
+                    .map_err(|_| err(format!("{path:?} is not UTF-8")))?;
+                let value = crate::yaml::from_str(&text)
+                    .map_err(|e| err(format!("{path:?}: malformed YAML: {e}")))?;
+                let items = if value.is_array() {
+                    value
+                } else {
+                    Value::Array(vec![value])
+                };
+                serde_json::from_value(items).map_err(|e| err(format!("{path:?}: {e}")))?
+            }
+        };
+        for r in &list {
+            replace(r, resources).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
+    let s = &r.source;
+    let matches: Vec<&Resource> = resources
+        .iter()
+        .filter(|res| {
+            let id = res.id();
+            s.group.as_ref().is_none_or(|g| *g == id.group)
+                && s.version.as_ref().is_none_or(|v| *v == id.version)
+                && s.kind.as_ref().is_none_or(|k| *k == id.kind)
+                && s.name.as_ref().is_none_or(|n| *n == id.name)
+                && s.namespace.as_ref().is_none_or(|n| *n == id.namespace)
+        })
+        .collect();
+    let describe = || {
+        format!(
+            "{} {}",
+            s.kind.as_deref().unwrap_or("*"),
+            s.name.as_deref().unwrap_or("*")
+        )
+    };
+    let source = match matches.as_slice() {
+        [] => return Err(format!("nothing selected by source {}", describe())),
+        [one] => *one,
+        _ => return Err(format!("multiple matches for source {}", describe())),
+    };
+    let path = s
+        .field_path
+        .clone()
+        .unwrap_or_else(|| "metadata.name".into());
+    let mut found = Vec::new();
+    let mut src_value = source.value.clone();
+    walk(&mut src_value, &split_path(&path), false, &mut |v| {
+        found.push(v.clone());
+        Ok(())
+    })?;
+    let mut value = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("source field {path:?} not found in {}", source.id()))?;
+    if let Some(opts) = &s.options
+        && let Some(d) = &opts.delimiter
+    {
+        let text = value
+            .as_str()
+            .ok_or_else(|| format!("source field {path:?} is not a string: cannot split it"))?
+            .to_string();
+        let parts: Vec<&str> = text.split(d.as_str()).collect();
+        let part = usize::try_from(opts.index)
+            .ok()
+            .and_then(|i| parts.get(i))
+            .ok_or_else(|| format!("options.index {} is out of range", opts.index))?;
+        value = Value::String((*part).to_string());
+    }
+    for target in &r.targets {
+        let selected = select(&target.select, resources)?;
+        for i in selected {
+            let mut rejected = false;
+            for rej in &target.reject {
+                if select(rej, &resources[i..=i])?.contains(&0) {
+                    rejected = true;
+                }
+            }
+            if rejected {
+                continue;
+            }
+            let opts = target.options.clone().unwrap_or_default();
+            for fp in &target.field_paths {
+                let id = resources[i].id();
+                let mut hits = 0;
+                walk(
+                    &mut resources[i].value,
+                    &split_path(fp),
+                    opts.create,
+                    &mut |t| {
+                        hits += 1;
+                        set(t, &value, &opts)
+                    },
+                )
+                .map_err(|m| format!("{id}: {m}"))?;
+                if hits == 0 {
+                    return Err(format!(
+                        "unable to find field {fp:?} in replacement target {id}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at a target, keeping a scalar target's type (a number stays a number).
+fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), String> {
+    let value = match (&opts.delimiter, &*target) {
+        (Some(d), Value::String(current)) => {
+            let mut parts: Vec<String> = current.split(d.as_str()).map(str::to_string).collect();
+            let text = crate::yaml::scalar_text(value);
+            let idx = usize::try_from(opts.index)
+                .map_err(|_| format!("options.index {} is out of range", opts.index))?;
+            if idx >= parts.len() {
+                parts.resize(idx + 1, String::new());
+            }
+            parts[idx] = text;
+            Value::String(parts.join(d))
+        }
+        (Some(_), Value::Null) => Value::String(crate::yaml::scalar_text(value)),
+        _ => value.clone(),
+    };
+    *target = match (&*target, &value) {
+        (Value::Number(_) | Value::Bool(_), v) if !v.is_object() && !v.is_array() => {
+            let text = crate::yaml::scalar_text(v);
+            match crate::yaml::from_str(&text) {
+                Ok(parsed @ (Value::Number(_) | Value::Bool(_))) => parsed,
+                _ => Value::String(text),
+            }
+        }
+        (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
+            Value::String(crate::yaml::scalar_text(&value))
+        }
+        _ => value,
+    };
+    Ok(())
+}
+
+/// Splits on `.` outside `[...]`.
+fn split_path(path: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0);
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            '.' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+fn walk(
+    value: &mut Value,
+    segs: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
+) -> Result<(), String> {
+    let Some((seg, rest)) = segs.split_first() else {
+        return f(value);
+    };
+    if value.is_null() && create {
+        *value = if seg.starts_with('[') || seg == "*" {
+            Value::Array(Vec::new())
+        } else {
+            Value::Object(Map::new())
+        };
+    }
+    match value {
+        Value::Array(items) => {
+            if seg == "*" {
+                for item in items.iter_mut() {
+                    walk(item, rest, create, f)?;
+                }
+                return Ok(());
+            }
+            if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                let (k, v) = inner
+                    .split_once('=')
+                    .ok_or_else(|| format!("bad list selector {seg:?}"))?;
+                let mut matched = false;
+                for item in items.iter_mut() {
+                    if item.get(k).map(crate::yaml::scalar_text).as_deref() == Some(v) {
+                        matched = true;
+                        walk(item, rest, create, f)?;
+                    }
+                }
+                if !matched && create {
+                    let mut m = Map::new();
+                    m.insert(k.to_string(), Value::String(v.to_string()));
+                    items.push(Value::Object(m));
+                    if let Some(last) = items.last_mut() {
+                        walk(last, rest, create, f)?;
+                    }
+                }
+                return Ok(());
+            }
+            let idx: usize = seg
+                .parse()
+                .map_err(|_| format!("{seg:?} cannot index a list"))?;
+            match items.get_mut(idx) {
+                Some(item) => walk(item, rest, create, f),
+                None => Err(format!("index {idx} is out of range")),
+            }
+        }
+        Value::Object(map) => {
+            let key = seg
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .unwrap_or(seg);
+            if !map.contains_key(key) {
+                if !create {
+                    return Ok(());
+                }
+                map.insert(key.to_string(), Value::Null);
+            }
+            match map.get_mut(key) {
+                Some(next) => walk(next, rest, create, f),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
