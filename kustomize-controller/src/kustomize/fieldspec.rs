@@ -61,10 +61,10 @@ impl FieldSpec {
 
     /// Whether the spec applies to a resource.
     pub fn selects(&self, res: &Resource) -> bool {
-        let id = res.id();
-        self.kind.is_none_or(|k| k == id.kind)
-            && self.group.is_none_or(|g| g == id.group)
-            && self.version.is_none_or(|v| v == id.version)
+        let (group, version, kind) = res.gvk();
+        self.kind.is_none_or(|k| k == kind)
+            && self.group.is_none_or(|g| g == group)
+            && self.version.is_none_or(|v| v == version)
     }
 }
 

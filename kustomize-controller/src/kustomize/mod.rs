@@ -415,17 +415,32 @@ fn brief(v: &Value) -> String {
 }
 
 fn add_unique(resources: &mut Vec<Resource>, res: Resource, file: &str) -> Result<(), BuildError> {
-    let id = res.id();
+    let key = |r: &Resource| {
+        let (group, _, kind) = r.gvk();
+        (
+            group.to_string(),
+            kind.to_string(),
+            r.name().to_string(),
+            r.namespace().to_string(),
+        )
+    };
+    let new = key(&res);
     if resources.iter().any(|r| {
-        let other = r.id();
-        other.kind == id.kind
-            && other.group == id.group
-            && other.name == id.name
-            && other.namespace == id.namespace
+        let (group, _, kind) = r.gvk();
+        (group, kind, r.name(), r.namespace())
+            == (
+                new.0.as_str(),
+                new.1.as_str(),
+                new.2.as_str(),
+                new.3.as_str(),
+            )
     }) {
         return Err(BuildError::new(
             file,
-            format!("may not add resource with an already registered id: {id}"),
+            format!(
+                "may not add resource with an already registered id: {}",
+                res.id()
+            ),
         ));
     }
     resources.push(res);

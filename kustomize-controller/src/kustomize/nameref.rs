@@ -1,6 +1,8 @@
 //! Name references: after renames (prefix, suffix, namespace, content hash), fields that name
 //! another resource — a ConfigMap in a volume, a ServiceAccount in a RoleBinding — follow it.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::builtin::name_references;
@@ -42,17 +44,30 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
         if targets.is_empty() {
             continue;
         }
+        let mut by_name: HashMap<&str, Vec<&Target>> = HashMap::new();
+        for t in &targets {
+            for n in &t.names {
+                let entry = by_name.entry(n.as_str()).or_default();
+                // A name appears several times in the history when only the namespace changed.
+                if !entry.iter().any(|e| e.index == t.index) {
+                    entry.push(t);
+                }
+            }
+        }
         for (i, res) in resources.iter_mut().enumerate() {
-            let referrer_ns = res.namespace().to_string();
-            let referrer = res.id().to_string();
             let specs: Vec<_> = reference
                 .referrers
                 .iter()
                 .filter(|s| s.selects(res))
                 .collect();
+            if specs.is_empty() {
+                continue;
+            }
+            let referrer_ns = res.namespace().to_string();
+            let referrer = res.id().to_string();
             for spec in specs {
                 super::fieldspec::visit(&mut res.value, spec, &mut |target| {
-                    rewrite(target, reference.kind, &targets, i, &referrer_ns)
+                    rewrite(target, reference.kind, &by_name, i, &referrer_ns)
                         .map_err(|m| format!("{referrer}: {m}"))
                 })?;
             }
@@ -64,7 +79,7 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
 fn rewrite(
     value: &mut Value,
     kind: &str,
-    targets: &[Target],
+    targets: &Index<'_>,
     referrer: usize,
     referrer_ns: &str,
 ) -> Result<(), String> {
@@ -94,7 +109,7 @@ fn rewrite(
 fn rewrite_object(
     value: &mut Value,
     kind: &str,
-    targets: &[Target],
+    targets: &Index<'_>,
     referrer: usize,
     referrer_ns: &str,
 ) -> Result<(), String> {
@@ -125,16 +140,22 @@ fn rewrite_object(
     Ok(())
 }
 
+/// Renamed resources of one kind by every name they have had.
+type Index<'a> = HashMap<&'a str, Vec<&'a Target>>;
+
 fn select<'a>(
-    targets: &'a [Target],
+    targets: &Index<'a>,
     name: &str,
     ns: &str,
     referrer: usize,
     kind: &str,
 ) -> Result<Option<&'a Target>, String> {
     let matches: Vec<&Target> = targets
-        .iter()
-        .filter(|t| t.index != referrer && t.names.iter().any(|n| n == name))
+        .get(name)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|t| t.index != referrer)
         .filter(|t| t.cluster_scoped || t.namespace == ns || t.namespaces.iter().any(|n| n == ns))
         .collect();
     match matches.as_slice() {

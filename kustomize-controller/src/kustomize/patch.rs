@@ -367,11 +367,13 @@ fn by_patch_id(patch: &Value, resources: &[Resource]) -> Vec<usize> {
         .collect()
 }
 
-fn full_match(pattern: &Option<String>, value: &str) -> Result<bool, String> {
-    let Some(p) = pattern else { return Ok(true) };
-    let re = Regex::new(&format!("^(?:{p})$"))
-        .map_err(|e| format!("target {p:?} is not a valid regular expression: {e}"))?;
-    Ok(re.is_match(value))
+fn compile(pattern: Option<&String>) -> Result<Option<Regex>, String> {
+    pattern
+        .map(|p| {
+            Regex::new(&format!("^(?:{p})$"))
+                .map_err(|e| format!("target {p:?} is not a valid regular expression: {e}"))
+        })
+        .transpose()
 }
 
 /// Indexes of the resources a selector matches.
@@ -379,14 +381,22 @@ fn full_match(pattern: &Option<String>, value: &str) -> Result<bool, String> {
 /// # Errors
 /// An invalid regular expression.
 pub fn select(sel: &Selector, resources: &[Resource]) -> Result<Vec<usize>, String> {
+    let patterns = [
+        compile(sel.group.as_ref())?,
+        compile(sel.version.as_ref())?,
+        compile(sel.kind.as_ref())?,
+        compile(sel.name.as_ref())?,
+        compile(sel.namespace.as_ref())?,
+    ];
     let mut out = Vec::new();
     for (i, r) in resources.iter().enumerate() {
-        let id = r.id();
-        if full_match(&sel.group, &id.group)?
-            && full_match(&sel.version, &id.version)?
-            && full_match(&sel.kind, &id.kind)?
-            && full_match(&sel.name, &id.name)?
-            && full_match(&sel.namespace, &id.namespace)?
+        let (group, version, kind) = r.gvk();
+        let values = [group, version, kind, r.name(), r.namespace()];
+        let ids_match = patterns
+            .iter()
+            .zip(values)
+            .all(|(p, v)| p.as_ref().is_none_or(|re| re.is_match(v)));
+        if ids_match
             && matches_selector(
                 sel.label_selector.as_deref(),
                 r.value.pointer("/metadata/labels"),

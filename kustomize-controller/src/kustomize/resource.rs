@@ -87,6 +87,13 @@ impl Resource {
         }
     }
 
+    /// Group, version and kind, borrowed (cheap enough to call in inner loops).
+    pub fn gvk(&self) -> (&str, &str, &str) {
+        let api_version = self.str_at(&["apiVersion"]);
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        (group, version, self.kind())
+    }
+
     /// `kind`.
     pub fn kind(&self) -> &str {
         self.str_at(&["kind"])
