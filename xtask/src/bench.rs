@@ -327,6 +327,10 @@ fn kustomize() -> anyhow::Result<()> {
         tk / tw,
         mk as f64 / mw.max(1) as f64
     );
-    let _ = std::fs::remove_dir_all(&work);
+    if std::env::var_os("WEIR_BENCH_KEEP").is_some() {
+        eprintln!("kept the benchmark tree in {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     Ok(())
 }

@@ -182,9 +182,10 @@ fn accumulate(
         ));
     }
     stack.push(dir.to_path_buf());
+    let mut seen: std::collections::HashSet<IdKey> = resources.iter().map(id_key).collect();
     for entry in k.resources.iter().chain(&k.bases) {
         for res in load_entry(loader, dir, &file, entry, stack)? {
-            add_unique(&mut resources, res, &file)?;
+            add_unique(&mut resources, &mut seen, res, &file)?;
         }
     }
     for entry in &k.components {
@@ -414,27 +415,26 @@ fn brief(v: &Value) -> String {
     }
 }
 
-fn add_unique(resources: &mut Vec<Resource>, res: Resource, file: &str) -> Result<(), BuildError> {
-    let key = |r: &Resource| {
-        let (group, _, kind) = r.gvk();
-        (
-            group.to_string(),
-            kind.to_string(),
-            r.name().to_string(),
-            r.namespace().to_string(),
-        )
-    };
-    let new = key(&res);
-    if resources.iter().any(|r| {
-        let (group, _, kind) = r.gvk();
-        (group, kind, r.name(), r.namespace())
-            == (
-                new.0.as_str(),
-                new.1.as_str(),
-                new.2.as_str(),
-                new.3.as_str(),
-            )
-    }) {
+/// Group, kind, name and namespace: what makes a resource unique in a build.
+type IdKey = (String, String, String, String);
+
+fn id_key(r: &Resource) -> IdKey {
+    let (group, _, kind) = r.gvk();
+    (
+        group.to_string(),
+        kind.to_string(),
+        r.name().to_string(),
+        r.namespace().to_string(),
+    )
+}
+
+fn add_unique(
+    resources: &mut Vec<Resource>,
+    seen: &mut std::collections::HashSet<IdKey>,
+    res: Resource,
+    file: &str,
+) -> Result<(), BuildError> {
+    if !seen.insert(id_key(&res)) {
         return Err(BuildError::new(
             file,
             format!(
