@@ -37,6 +37,7 @@ const SUPPORTED: &[&str] = &[
     "patchesJson6902",
     "replacements",
     "buildMetadata",
+    "crds",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
@@ -120,6 +121,10 @@ pub struct Kustomization {
     /// Field copies between resources.
     #[serde(default)]
     pub replacements: Vec<super::replacement::ReplacementEntry>,
+    /// OpenAPI definition files for custom types. Read and checked; like Kustomize v5 they
+    /// produce no resources.
+    #[serde(default)]
+    pub crds: Vec<String>,
     /// Build metadata to record on resources (`originAnnotations`).
     #[serde(default)]
     pub build_metadata: Vec<String>,

@@ -181,6 +181,12 @@ fn accumulate(
             "is a Component: list it under components, not resources",
         ));
     }
+    for crd in &k.crds {
+        let text = String::from_utf8(loader.read_local(dir, crd)?)
+            .map_err(|_| BuildError::new(&file, format!("crds: {crd:?} is not UTF-8")))?;
+        crate::yaml::from_str(&text)
+            .map_err(|e| BuildError::new(&file, format!("crds: {crd:?}: malformed: {e}")))?;
+    }
     stack.push(dir.to_path_buf());
     let mut seen: std::collections::HashSet<IdKey> = resources.iter().map(id_key).collect();
     for entry in k.resources.iter().chain(&k.bases) {
