@@ -3,6 +3,7 @@
 //! These are plain data: the controllers own behaviour. Every field carries a doc comment
 //! because the docs become the CRD's OpenAPI descriptions (`kubectl explain`).
 
+pub mod kustomize;
 pub mod meta;
 pub mod source;
 
