@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod fetch;
 pub mod flags;
 pub mod leader;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod reconcile;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod untar;
 pub mod watch;
 
 pub use error::{Next, ReconcileError};
