@@ -268,7 +268,9 @@ pub struct Inventory {
 }
 
 /// An applied object: `id` is `<namespace>_<name>_<group>_<kind>`, `v` its version.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 pub struct InventoryEntry {
     /// `<namespace>_<name>_<group>_<kind>`.
     pub id: String,

@@ -52,7 +52,10 @@ pub async fn fetch_and_unpack(
     dest: &Path,
     limits: untar::Limits,
 ) -> Result<(), FetchError> {
-    let download = |message: String| FetchError::Download { url: url.to_string(), message };
+    let download = |message: String| FetchError::Download {
+        url: url.to_string(),
+        message,
+    };
     let mut resp = http
         .get(url)
         .timeout(Duration::from_secs(120))
@@ -66,18 +69,31 @@ pub async fn fetch_and_unpack(
     while let Some(chunk) = resp.chunk().await.map_err(|e| download(e.to_string()))? {
         bytes.extend_from_slice(&chunk);
         if bytes.len() as u64 > limits.max_archive_bytes {
-            return Err(download(format!("artifact is larger than the {} byte limit", limits.max_archive_bytes)));
+            return Err(download(format!(
+                "artifact is larger than the {} byte limit",
+                limits.max_archive_bytes
+            )));
         }
     }
     let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
     if actual != digest {
-        return Err(FetchError::DigestMismatch { url: url.to_string(), expected: digest.to_string(), actual });
+        return Err(FetchError::DigestMismatch {
+            url: url.to_string(),
+            expected: digest.to_string(),
+            actual,
+        });
     }
     let dest = dest.to_path_buf();
     let result = tokio::task::spawn_blocking(move || untar::unpack(&bytes, &dest, limits)).await;
     match result {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(m)) => Err(FetchError::Unpack { url: url.to_string(), message: m }),
-        Err(e) => Err(FetchError::Unpack { url: url.to_string(), message: e.to_string() }),
+        Ok(Err(m)) => Err(FetchError::Unpack {
+            url: url.to_string(),
+            message: m,
+        }),
+        Err(e) => Err(FetchError::Unpack {
+            url: url.to_string(),
+            message: e.to_string(),
+        }),
     }
 }

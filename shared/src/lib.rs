@@ -2,6 +2,7 @@
 //! policy, status patching, events, leader election, metrics, health endpoints, flags,
 //! logging, and artifact storage and serving.
 
+pub mod apply;
 pub mod archive;
 pub mod conditions;
 pub mod duration;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod flags;
+pub mod inventory;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;

@@ -8,7 +8,10 @@ use crate::util::workspace_root;
 
 /// Every CRD Weir ships, as `(file name, YAML)`.
 pub fn render() -> anyhow::Result<Vec<(String, String)>> {
-    let crds = [weir_api::source::GitRepository::crd(), weir_api::kustomize::Kustomization::crd()];
+    let crds = [
+        weir_api::source::GitRepository::crd(),
+        weir_api::kustomize::Kustomization::crd(),
+    ];
     crds.iter()
         .map(|crd| {
             let name = crd.metadata.name.clone().unwrap_or_default();

@@ -1,0 +1,488 @@
+//! The server-side apply engine shared by the reconcilers: staged apply (cluster definitions
+//! first), dry-run to report created/configured/unchanged, per-object apply policies,
+//! drift correction by taking fields back from imperative managers, recreation of objects
+//! whose immutable fields changed, and prune.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
+};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, Scope};
+use kube::{Client, Error};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::inventory::ObjectRef;
+
+/// Annotation selecting how an object is applied: `Override` (default), `Merge`,
+/// `IfNotPresent` or `Ignore`.
+pub const SSA_ANNOTATION: &str = "kustomize.weir.dev/ssa";
+/// Annotation `Disabled` keeps an object from being pruned.
+pub const PRUNE_ANNOTATION: &str = "kustomize.weir.dev/prune";
+/// Annotation `Enabled` recreates the object when an immutable field changes.
+pub const FORCE_ANNOTATION: &str = "kustomize.weir.dev/force";
+
+/// Field managers whose edits are imperative drift: their fields are taken back.
+const DRIFT_MANAGERS: &[&str] = &[
+    "kubectl",
+    "kubectl-edit",
+    "kubectl-client-side-apply",
+    "kubectl-patch",
+    "kubectl-scale",
+    "before-first-apply",
+    "kubectl-label",
+    "kubectl-annotate",
+];
+
+/// What happened to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist.
+    Created,
+    /// It changed.
+    Configured,
+    /// Nothing to do.
+    Unchanged,
+    /// Skipped by its `ssa` annotation.
+    Skipped,
+    /// Deleted and created again (immutable field change with force).
+    Recreated,
+    /// Pruned.
+    Deleted,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+            Action::Recreated => "recreated",
+            Action::Deleted => "deleted",
+        })
+    }
+}
+
+/// The outcome for one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The object.
+    pub object: ObjectRef,
+    /// What happened.
+    pub action: Action,
+}
+
+/// An apply failure naming the object and the API server's message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{object}: {message}")]
+pub struct ApplyError {
+    /// The object.
+    pub object: String,
+    /// What the API server said.
+    pub message: String,
+}
+
+/// Options of one apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Field manager (the controller's name).
+    pub field_manager: String,
+    /// Recreate objects whose immutable fields changed.
+    pub force: bool,
+    /// How long to wait for CRDs to be established.
+    pub wait_timeout: Duration,
+}
+
+/// A server-side apply client with a discovery cache.
+pub struct Applier {
+    client: Client,
+    cache: Mutex<HashMap<(String, String, String), (ApiResource, ApiCapabilities)>>,
+}
+
+fn stage(kind: &str) -> u8 {
+    match kind {
+        "CustomResourceDefinition" | "Namespace" | "ClusterRole" | "ClusterRoleBinding" => 0,
+        k if k.ends_with("Class") => 1,
+        _ => 2,
+    }
+}
+
+impl Applier {
+    /// A new applier.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn resolve(&self, r: &ObjectRef) -> Result<(ApiResource, ApiCapabilities), ApplyError> {
+        let key = (r.group.clone(), r.version.clone(), r.kind.clone());
+        if let Some(hit) = self.cache.lock().await.get(&key) {
+            return Ok(hit.clone());
+        }
+        let gvk = GroupVersionKind::gvk(&r.group, &r.version, &r.kind);
+        let found = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| ApplyError {
+                object: r.to_string(),
+                message: format!("no API for {} {}: {e}", r.api_version(), r.kind),
+            })?;
+        self.cache.lock().await.insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// The dynamic API of an object (namespaced or not, as the server says).
+    ///
+    /// # Errors
+    /// Unknown kinds.
+    pub async fn api_for(&self, r: &ObjectRef) -> Result<Api<DynamicObject>, ApplyError> {
+        let (ar, caps) = self.resolve(r).await?;
+        Ok(match caps.scope {
+            Scope::Namespaced => Api::namespaced_with(self.client.clone(), &r.namespace, &ar),
+            Scope::Cluster => Api::all_with(self.client.clone(), &ar),
+        })
+    }
+
+    /// Applies every object in stages: CRDs, Namespaces and cluster RBAC first (waiting for
+    /// CRDs to be established), then `*Class` kinds, then the rest.
+    ///
+    /// # Errors
+    /// The first object the API server refuses.
+    pub async fn apply_all(
+        &self,
+        objects: &[Value],
+        opts: &ApplyOptions,
+    ) -> Result<Vec<Change>, ApplyError> {
+        let mut changes = Vec::new();
+        for s in 0..=2 {
+            let batch: Vec<&Value> = objects
+                .iter()
+                .filter(|o| stage(o.get("kind").and_then(Value::as_str).unwrap_or("")) == s)
+                .collect();
+            for obj in &batch {
+                changes.push(self.apply_one(obj, opts).await?);
+            }
+            if s == 0 {
+                for obj in batch.iter().filter(|o| {
+                    o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                }) {
+                    self.wait_established(obj, opts.wait_timeout).await?;
+                }
+                self.cache.lock().await.clear();
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn wait_established(&self, crd: &Value, timeout: Duration) -> Result<(), ApplyError> {
+        let r = ObjectRef::of(crd);
+        let api = self.api_for(&r).await?;
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(obj)) = api.get_opt(&r.name).await {
+                let established = obj
+                    .data
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| {
+                        c.iter().any(|c| {
+                            c.get("type").and_then(Value::as_str) == Some("Established")
+                                && c.get("status").and_then(Value::as_str) == Some("True")
+                        })
+                    });
+                if established {
+                    return Ok(());
+                }
+            }
+            if start.elapsed() > timeout {
+                return Err(ApplyError {
+                    object: r.to_string(),
+                    message: "CRD was not established in time".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn apply_one(&self, desired: &Value, opts: &ApplyOptions) -> Result<Change, ApplyError> {
+        let r = ObjectRef::of(desired);
+        let err = |message: String| ApplyError {
+            object: r.to_string(),
+            message,
+        };
+        let api = self.api_for(&r).await?;
+        let annotation = |key: &str| {
+            desired
+                .pointer(&format!("/metadata/annotations/{}", key.replace('/', "~1")))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let policy = annotation(SSA_ANNOTATION).unwrap_or_else(|| "Override".into());
+        let current = api
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| err(api_message(&e)))?;
+        match (policy.as_str(), &current) {
+            ("Ignore", _) | ("IfNotPresent", Some(_)) => {
+                return Ok(Change {
+                    object: r,
+                    action: Action::Skipped,
+                });
+            }
+            _ => {}
+        }
+        if policy == "Override"
+            && let Some(cur) = &current
+        {
+            self.take_back_fields(&api, cur, &opts.field_manager)
+                .await
+                .map_err(|e| err(api_message(&e)))?;
+        }
+        let params = PatchParams::apply(&opts.field_manager).force();
+        let dry = api
+            .patch(&r.name, &params.clone().dry_run(), &Patch::Apply(desired))
+            .await;
+        let dry = match dry {
+            Ok(d) => d,
+            Err(e)
+                if is_immutable(&e)
+                    && (opts.force
+                        || annotation(FORCE_ANNOTATION).as_deref() == Some("Enabled")) =>
+            {
+                return self.recreate(&api, &r, desired, opts).await;
+            }
+            Err(e) => return Err(err(api_message(&e))),
+        };
+        if let Some(cur) = &current
+            && comparable(&cur.data, &cur.metadata) == comparable(&dry.data, &dry.metadata)
+        {
+            return Ok(Change {
+                object: r,
+                action: Action::Unchanged,
+            });
+        }
+        api.patch(&r.name, &params, &Patch::Apply(desired))
+            .await
+            .map_err(|e| err(api_message(&e)))?;
+        Ok(Change {
+            object: r,
+            action: if current.is_some() {
+                Action::Configured
+            } else {
+                Action::Created
+            },
+        })
+    }
+
+    /// Renames imperative managers (kubectl edit, scale, client-side apply) to ours in
+    /// `managedFields`, so that the next forced apply removes the fields they added.
+    async fn take_back_fields(
+        &self,
+        api: &Api<DynamicObject>,
+        current: &DynamicObject,
+        manager: &str,
+    ) -> Result<(), Error> {
+        let Some(fields) = &current.metadata.managed_fields else {
+            return Ok(());
+        };
+        if !fields.iter().any(|f| {
+            f.manager
+                .as_deref()
+                .is_some_and(|m| DRIFT_MANAGERS.contains(&m))
+        }) {
+            return Ok(());
+        }
+        let mut merged: Vec<Value> = Vec::new();
+        for f in fields {
+            let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
+            if f.manager
+                .as_deref()
+                .is_some_and(|m| DRIFT_MANAGERS.contains(&m))
+            {
+                v["manager"] = Value::String(manager.to_string());
+                v["operation"] = Value::String("Apply".into());
+                v.as_object_mut().map(|o| o.remove("subresource"));
+            }
+            merged.push(v);
+        }
+        let name = current.metadata.name.clone().unwrap_or_default();
+        let patch = serde_json::json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": current.metadata.resource_version},
+            {"op": "replace", "path": "/metadata/managedFields", "value": merged}
+        ]);
+        let patch: json_patch::Patch = serde_json::from_value(patch).map_err(Error::SerdeError)?;
+        api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+            .map(|_| ())
+    }
+
+    async fn recreate(
+        &self,
+        api: &Api<DynamicObject>,
+        r: &ObjectRef,
+        desired: &Value,
+        opts: &ApplyOptions,
+    ) -> Result<Change, ApplyError> {
+        let err = |message: String| ApplyError {
+            object: r.to_string(),
+            message,
+        };
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        api.delete(&r.name, &dp)
+            .await
+            .map_err(|e| err(api_message(&e)))?;
+        let start = Instant::now();
+        while api
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| err(api_message(&e)))?
+            .is_some()
+        {
+            if start.elapsed() > opts.wait_timeout {
+                return Err(err("object was not deleted in time for recreation".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        api.patch(
+            &r.name,
+            &PatchParams::apply(&opts.field_manager).force(),
+            &Patch::Apply(desired),
+        )
+        .await
+        .map_err(|e| err(api_message(&e)))?;
+        Ok(Change {
+            object: r.clone(),
+            action: Action::Recreated,
+        })
+    }
+
+    /// Deletes stale objects that carry `owner_labels` and are not annotated
+    /// `kustomize.weir.dev/prune: Disabled`. Returns what was deleted and what could not be.
+    pub async fn prune(
+        &self,
+        stale: &[ObjectRef],
+        owner_labels: &[(&str, &str)],
+    ) -> (Vec<Change>, Vec<(ObjectRef, String)>) {
+        let mut deleted = Vec::new();
+        let mut failed = Vec::new();
+        for r in stale {
+            let api = match self.api_for(r).await {
+                Ok(a) => a,
+                Err(e) => {
+                    failed.push((r.clone(), e.message));
+                    continue;
+                }
+            };
+            let current = match api.get_opt(&r.name).await {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => {
+                    failed.push((r.clone(), api_message(&e)));
+                    continue;
+                }
+            };
+            let labels = current.metadata.labels.clone().unwrap_or_default();
+            let owned = owner_labels
+                .iter()
+                .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v));
+            let disabled = current
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(PRUNE_ANNOTATION))
+                .map(String::as_str)
+                == Some("Disabled");
+            if !owned || disabled || current.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let dp = DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..Default::default()
+            };
+            match api.delete(&r.name, &dp).await {
+                Ok(_) => deleted.push(Change {
+                    object: r.clone(),
+                    action: Action::Deleted,
+                }),
+                Err(e) => failed.push((r.clone(), api_message(&e))),
+            }
+        }
+        (deleted, failed)
+    }
+
+    /// Creates an object if it does not exist (used by tests and bootstrap steps).
+    ///
+    /// # Errors
+    /// API failures other than "already exists".
+    pub async fn create_if_missing(&self, obj: &Value) -> Result<(), ApplyError> {
+        let r = ObjectRef::of(obj);
+        let api = self.api_for(&r).await?;
+        let dynamic: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|e| ApplyError {
+                object: r.to_string(),
+                message: e.to_string(),
+            })?;
+        match api.create(&PostParams::default(), &dynamic).await {
+            Ok(_) => Ok(()),
+            Err(Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(ApplyError {
+                object: r.to_string(),
+                message: api_message(&e),
+            }),
+        }
+    }
+}
+
+fn is_immutable(e: &Error) -> bool {
+    matches!(e, Error::Api(s) if s.code == 422 && (s.message.contains("immutable") || s.message.contains("may not change")))
+}
+
+/// The API server's message without kube's wrapping.
+pub fn api_message(e: &Error) -> String {
+    match e {
+        Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An object without the fields that change on every write.
+fn comparable(data: &Value, meta: &kube::api::ObjectMeta) -> Value {
+    let mut meta = serde_json::to_value(meta).unwrap_or(Value::Null);
+    if let Some(m) = meta.as_object_mut() {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "uid",
+        ] {
+            m.remove(k);
+        }
+    }
+    let mut data = data.clone();
+    if let Some(d) = data.as_object_mut() {
+        d.remove("status");
+    }
+    serde_json::json!({"metadata": meta, "data": data})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_definitions_go_first() {
+        assert_eq!(stage("CustomResourceDefinition"), 0);
+        assert_eq!(stage("Namespace"), 0);
+        assert_eq!(stage("IngressClass"), 1);
+        assert_eq!(stage("Deployment"), 2);
+    }
+}
