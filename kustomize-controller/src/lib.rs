@@ -2,4 +2,5 @@
 //! layer that reads and prints exactly like Kustomize ([`yaml`]).
 
 pub mod kustomize;
+pub mod postbuild;
 pub mod yaml;

@@ -116,18 +116,37 @@ impl Loader {
 /// # Errors
 /// The first error met, naming its file.
 pub fn build(root: &Path, dir: &Path) -> Result<Vec<Value>, BuildError> {
+    build_with(root, dir, None, false)
+}
+
+/// Builds `dir`, then applies `overrides` on top as if it were a kustomization whose only
+/// resource is `dir` (its `components` are relative to `dir`). With `synthesize`, a `dir`
+/// without a kustomization file is built from every Kubernetes manifest below it.
+///
+/// # Errors
+/// The first error met, naming its file.
+pub fn build_with(root: &Path, dir: &Path, overrides: Option<&Kustomization>, synthesize: bool) -> Result<Vec<Value>, BuildError> {
     let loader = Loader::new(root)?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
+    let dir = dir.canonicalize().map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
     if !dir.starts_with(&loader.root) {
-        return Err(BuildError::new(
-            &dir.display().to_string(),
-            "the kustomization is outside the build root",
-        ));
+        return Err(BuildError::new(&dir.display().to_string(), "the kustomization is outside the build root"));
     }
     let mut stack = Vec::new();
-    let (k, mut resources) = accumulate(&loader, &dir, &mut stack, Vec::new(), false)?;
+    let (k, mut resources) = if synthesize && kustomization::find(&dir).is_none() {
+        (Kustomization::default(), synthesized(&loader, &dir)?)
+    } else {
+        accumulate(&loader, &dir, &mut stack, Vec::new(), false)?
+    };
+    let sort_options = k.sort_options;
+    if let Some(o) = overrides {
+        let file = "spec";
+        for entry in &o.components {
+            let comp_dir = entry_dir(&loader, &dir, file, entry)?;
+            let (_, out) = accumulate(&loader, &comp_dir, &mut stack, std::mem::take(&mut resources), true)?;
+            resources = out;
+        }
+        transform::apply(o, &loader, &dir, file, &mut resources)?;
+    }
     for res in resources.iter_mut().filter(|r| r.needs_hash) {
         let name = format!("{}-{}", res.name(), generators::content_hash(&res.value));
         res.set_name(&name);
@@ -136,8 +155,50 @@ pub fn build(root: &Path, dir: &Path) -> Result<Vec<Value>, BuildError> {
     for res in &mut resources {
         stringify_annotations(&mut res.value);
     }
-    order::sort(&mut resources, k.sort_options.as_ref());
+    order::sort(&mut resources, sort_options.as_ref());
     Ok(resources.into_iter().map(|r| r.value).collect())
+}
+
+/// Every Kubernetes manifest below `dir` (files with `apiVersion` and `kind`), in path
+/// order; subdirectories with their own kustomization are built as such.
+fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| BuildError::new(&loader.display(dir), e.to_string()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let found: Vec<Resource> = if path.is_dir() {
+            if kustomization::find(&path).is_some() {
+                accumulate(loader, &path, &mut stack, Vec::new(), false)?.1
+            } else {
+                synthesized(loader, &path)?
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            let shown = loader.display(&path);
+            let text = std::fs::read_to_string(&path).map_err(|e| BuildError::new(&shown, e.to_string()))?;
+            let docs = crate::yaml::from_str_multi(&text).map_err(|e| BuildError::new(&shown, format!("malformed YAML: {e}")))?;
+            let manifests = docs.iter().all(|d| d.is_null() || (d.get("apiVersion").is_some() && d.get("kind").is_some()));
+            if !manifests {
+                continue;
+            }
+            parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?
+        } else {
+            continue;
+        };
+        for res in found {
+            add_unique(&mut out, &mut seen, res, &loader.display(dir))?;
+        }
+    }
+    Ok(out)
 }
 
 fn accumulate(
