@@ -19,7 +19,10 @@ fn int(v: &Value, p: &str) -> i64 {
 }
 
 fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
-    v.pointer("/status/conditions").and_then(Value::as_array)?.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    v.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
 }
 
 fn cond_status(c: Option<&Value>) -> Option<&str> {
@@ -27,14 +30,19 @@ fn cond_status(c: Option<&Value>) -> Option<&str> {
 }
 
 fn cond_message(c: Option<&Value>) -> String {
-    c.and_then(|c| c.get("message")).and_then(Value::as_str).unwrap_or_default().to_string()
+    c.and_then(|c| c.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Computes readiness from an object as read from the API server.
 pub fn health(obj: &Value) -> Health {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
     let generation = int(obj, "/metadata/generation");
-    let observed = obj.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    let observed = obj
+        .pointer("/status/observedGeneration")
+        .and_then(Value::as_i64);
     if observed.is_some_and(|o| o < generation) {
         return Health::InProgress("the controller has not observed the latest generation".into());
     }
@@ -42,32 +50,55 @@ pub fn health(obj: &Value) -> Health {
         "Deployment" => {
             let progressing = condition(obj, "Progressing");
             if cond_status(progressing) == Some("False")
-                && progressing.and_then(|c| c.get("reason")).and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
+                && progressing
+                    .and_then(|c| c.get("reason"))
+                    .and_then(Value::as_str)
+                    == Some("ProgressDeadlineExceeded")
             {
-                return Health::Failed(format!("progress deadline exceeded: {}", cond_message(progressing)));
+                return Health::Failed(format!(
+                    "progress deadline exceeded: {}",
+                    cond_message(progressing)
+                ));
             }
-            let want = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-            let (updated, available) = (int(obj, "/status/updatedReplicas"), int(obj, "/status/availableReplicas"));
+            let want = obj
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let (updated, available) = (
+                int(obj, "/status/updatedReplicas"),
+                int(obj, "/status/availableReplicas"),
+            );
             if observed.is_none() {
                 return Health::InProgress("waiting for the Deployment controller".into());
             }
             if updated < want || available < want || int(obj, "/status/replicas") > want {
-                return Health::InProgress(format!("{available}/{want} replicas available, {updated} updated"));
+                return Health::InProgress(format!(
+                    "{available}/{want} replicas available, {updated} updated"
+                ));
             }
             Health::Current
         }
         "StatefulSet" => {
-            let want = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            let want = obj
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             let ready = int(obj, "/status/readyReplicas");
             let current = obj.pointer("/status/currentRevision");
-            if observed.is_none() || ready < want || (want > 0 && current != obj.pointer("/status/updateRevision")) {
+            if observed.is_none()
+                || ready < want
+                || (want > 0 && current != obj.pointer("/status/updateRevision"))
+            {
                 return Health::InProgress(format!("{ready}/{want} replicas ready"));
             }
             Health::Current
         }
         "DaemonSet" => {
             let desired = int(obj, "/status/desiredNumberScheduled");
-            let (ready, updated) = (int(obj, "/status/numberReady"), int(obj, "/status/updatedNumberScheduled"));
+            let (ready, updated) = (
+                int(obj, "/status/numberReady"),
+                int(obj, "/status/updatedNumberScheduled"),
+            );
             if observed.is_none() || ready < desired || updated < desired {
                 return Health::InProgress(format!("{ready}/{desired} pods ready"));
             }
@@ -75,7 +106,10 @@ pub fn health(obj: &Value) -> Health {
         }
         "Job" => {
             if cond_status(condition(obj, "Failed")) == Some("True") {
-                return Health::Failed(format!("job failed: {}", cond_message(condition(obj, "Failed"))));
+                return Health::Failed(format!(
+                    "job failed: {}",
+                    cond_message(condition(obj, "Failed"))
+                ));
             }
             if cond_status(condition(obj, "Complete")) == Some("True") {
                 return Health::Current;
@@ -89,14 +123,21 @@ pub fn health(obj: &Value) -> Health {
         },
         "Service" => {
             if obj.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
-                && obj.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).is_none_or(Vec::is_empty)
+                && obj
+                    .pointer("/status/loadBalancer/ingress")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty)
             {
                 return Health::InProgress("waiting for a load balancer address".into());
             }
             Health::Current
         }
         "CustomResourceDefinition" => {
-            if cond_status(condition(obj, "Established")) == Some("True") { Health::Current } else { Health::InProgress("not established".into()) }
+            if cond_status(condition(obj, "Established")) == Some("True") {
+                Health::Current
+            } else {
+                Health::InProgress("not established".into())
+            }
         }
         "Pod" => match obj.pointer("/status/phase").and_then(Value::as_str) {
             Some("Succeeded") => Health::Current,
@@ -140,8 +181,16 @@ mod tests {
 
     #[test]
     fn jobs_claims_and_custom_resources() {
-        assert!(matches!(health(&json!({"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True"}]}})), Health::Failed(_)));
-        assert_eq!(health(&json!({"kind": "PersistentVolumeClaim", "status": {"phase": "Bound"}})), Health::Current);
+        assert!(matches!(
+            health(
+                &json!({"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True"}]}})
+            ),
+            Health::Failed(_)
+        ));
+        assert_eq!(
+            health(&json!({"kind": "PersistentVolumeClaim", "status": {"phase": "Bound"}})),
+            Health::Current
+        );
         assert_eq!(health(&json!({"kind": "ConfigMap"})), Health::Current);
         let ks = json!({"kind": "Kustomization", "status": {"conditions": [{"type": "Ready", "status": "False", "message": "building"}]}});
         assert_eq!(health(&ks), Health::InProgress("building".into()));

@@ -14,7 +14,10 @@ pub const SUBSTITUTE_ANNOTATION: &str = "kustomize.weir.dev/substitute";
 ///
 /// # Errors
 /// An unset variable without default, or a result that is no longer valid YAML.
-pub fn substitute(objects: Vec<Value>, vars: &BTreeMap<String, String>) -> Result<Vec<Value>, String> {
+pub fn substitute(
+    objects: Vec<Value>,
+    vars: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, String> {
     objects
         .into_iter()
         .map(|obj| {
@@ -32,14 +35,18 @@ pub fn substitute(objects: Vec<Value>, vars: &BTreeMap<String, String>) -> Resul
             }
             let name = describe(&obj);
             let replaced = expand(&text, vars).map_err(|m| format!("{name}: {m}"))?;
-            crate::yaml::from_str(&replaced).map_err(|e| format!("{name}: substitution produced invalid YAML: {e}"))
+            crate::yaml::from_str(&replaced)
+                .map_err(|e| format!("{name}: substitution produced invalid YAML: {e}"))
         })
         .collect()
 }
 
 fn describe(obj: &Value) -> String {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
@@ -78,7 +85,10 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
             Some(i) => (&body[..i], Some(&body[i + 2..])),
             None => (body, None),
         };
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             // Not a variable reference (e.g. a shell snippet): keep it.
@@ -103,12 +113,18 @@ mod tests {
     use serde_json::json;
 
     fn vars() -> BTreeMap<String, String> {
-        BTreeMap::from([("env".to_string(), "prod".to_string()), ("replicas".to_string(), "3".to_string())])
+        BTreeMap::from([
+            ("env".to_string(), "prod".to_string()),
+            ("replicas".to_string(), "3".to_string()),
+        ])
     }
 
     #[test]
     fn expands_defaults_and_escapes() -> Result<(), String> {
-        assert_eq!(expand("a-${env}-${missing:=x}-${other:-y}-$${env}-$HOME", &vars())?, "a-prod-x-y-${env}-$HOME");
+        assert_eq!(
+            expand("a-${env}-${missing:=x}-${other:-y}-$${env}-$HOME", &vars())?,
+            "a-prod-x-y-${env}-$HOME"
+        );
         let err = expand("${nope}", &vars()).expect_err("strict");
         assert!(err.contains("\"nope\""), "{err}");
         Ok(())
@@ -122,7 +138,11 @@ mod tests {
         ];
         let out = substitute(objs, &vars())?;
         assert_eq!(out[0]["metadata"]["name"], "web-prod");
-        assert_eq!(out[0]["spec"]["replicas"], json!(3), "an unquoted substitution becomes a number, as in Flux");
+        assert_eq!(
+            out[0]["spec"]["replicas"],
+            json!(3),
+            "an unquoted substitution becomes a number, as in Flux"
+        );
         assert_eq!(out[1]["data"]["x"], "${nope}");
         Ok(())
     }

@@ -97,10 +97,13 @@ pub struct ApplyOptions {
     pub wait_timeout: Duration,
 }
 
+/// Discovery results by (group, version, kind).
+type DiscoveryCache = HashMap<(String, String, String), (ApiResource, ApiCapabilities)>;
+
 /// A server-side apply client with a discovery cache.
 pub struct Applier {
     client: Client,
-    cache: Mutex<HashMap<(String, String, String), (ApiResource, ApiCapabilities)>>,
+    cache: Mutex<DiscoveryCache>,
 }
 
 fn stage(kind: &str) -> u8 {

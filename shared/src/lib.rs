@@ -13,6 +13,7 @@ pub mod flags;
 pub mod inventory;
 pub mod leader;
 pub mod metrics;
+pub mod process;
 pub mod reconcile;
 pub mod server;
 pub mod storage;

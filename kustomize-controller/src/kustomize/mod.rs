@@ -125,11 +125,21 @@ pub fn build(root: &Path, dir: &Path) -> Result<Vec<Value>, BuildError> {
 ///
 /// # Errors
 /// The first error met, naming its file.
-pub fn build_with(root: &Path, dir: &Path, overrides: Option<&Kustomization>, synthesize: bool) -> Result<Vec<Value>, BuildError> {
+pub fn build_with(
+    root: &Path,
+    dir: &Path,
+    overrides: Option<&Kustomization>,
+    synthesize: bool,
+) -> Result<Vec<Value>, BuildError> {
     let loader = Loader::new(root)?;
-    let dir = dir.canonicalize().map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
     if !dir.starts_with(&loader.root) {
-        return Err(BuildError::new(&dir.display().to_string(), "the kustomization is outside the build root"));
+        return Err(BuildError::new(
+            &dir.display().to_string(),
+            "the kustomization is outside the build root",
+        ));
     }
     let mut stack = Vec::new();
     let (k, mut resources) = if synthesize && kustomization::find(&dir).is_none() {
@@ -142,7 +152,13 @@ pub fn build_with(root: &Path, dir: &Path, overrides: Option<&Kustomization>, sy
         let file = "spec";
         for entry in &o.components {
             let comp_dir = entry_dir(&loader, &dir, file, entry)?;
-            let (_, out) = accumulate(&loader, &comp_dir, &mut stack, std::mem::take(&mut resources), true)?;
+            let (_, out) = accumulate(
+                &loader,
+                &comp_dir,
+                &mut stack,
+                std::mem::take(&mut resources),
+                true,
+            )?;
             resources = out;
         }
         transform::apply(o, &loader, &dir, file, &mut resources)?;
@@ -172,7 +188,10 @@ fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError>
         .collect();
     entries.sort();
     for path in entries {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }
@@ -184,9 +203,13 @@ fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError>
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             let shown = loader.display(&path);
-            let text = std::fs::read_to_string(&path).map_err(|e| BuildError::new(&shown, e.to_string()))?;
-            let docs = crate::yaml::from_str_multi(&text).map_err(|e| BuildError::new(&shown, format!("malformed YAML: {e}")))?;
-            let manifests = docs.iter().all(|d| d.is_null() || (d.get("apiVersion").is_some() && d.get("kind").is_some()));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| BuildError::new(&shown, e.to_string()))?;
+            let docs = crate::yaml::from_str_multi(&text)
+                .map_err(|e| BuildError::new(&shown, format!("malformed YAML: {e}")))?;
+            let manifests = docs
+                .iter()
+                .all(|d| d.is_null() || (d.get("apiVersion").is_some() && d.get("kind").is_some()));
             if !manifests {
                 continue;
             }
