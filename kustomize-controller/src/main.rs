@@ -1,0 +1,11 @@
+//! The kustomize-controller binary: parse flags, set up logging, run.
+
+use clap::Parser;
+use kustomize_controller::run::{Flags, run};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    weir_shared::telemetry::init_logging(&flags.log);
+    run(flags).await
+}
