@@ -48,7 +48,38 @@ pub struct Options<'a> {
     pub extra: &'a [&'a str],
 }
 
-fn free_port() -> u16 {
+/// Starts a controller binary watching objects labelled for `selector`, logging to `log`.
+pub fn spawn(name: &str, selector: &str, metrics_addr: &str, leader_namespace: Option<&str>, args: &[String], log: &Path) -> Child {
+    let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("log file: {e}"));
+    let mut cmd = Command::new(binary(name));
+    cmd.env("KUBECONFIG", crate::cluster::kubeconfig())
+        .args(["--metrics-addr", metrics_addr])
+        .args(["--watch-label-selector", &format!("{TEST_LABEL}={selector}")])
+        .args(["--log-format", "text", "--log-level", &format!("info,{}=debug", name.replace('-', "_"))])
+        .args(args);
+    match leader_namespace {
+        Some(ns) => cmd.args(["--leader-elect=true", "--leader-election-namespace", ns]),
+        None => cmd.arg("--leader-elect=false"),
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}")))
+        .stderr(log_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"))
+}
+
+/// Waits until a controller's `/healthz` answers.
+pub async fn wait_healthy(metrics_addr: &str, name: &str) {
+    let url = format!("http://{metrics_addr}/healthz");
+    crate::wait::until(Duration::from_secs(30), &format!("{name} /healthz"), || {
+        let url = url.clone();
+        async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+    })
+    .await;
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -67,42 +98,10 @@ impl SourceController {
         let storage_addr = format!("127.0.0.1:{}", free_port());
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("controller.log");
-        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
-        let mut cmd = Command::new(binary("source-controller"));
-        cmd.env("KUBECONFIG", crate::cluster::kubeconfig())
-            .arg("--storage-path")
-            .arg(&storage)
-            .args([
-                "--storage-addr",
-                &storage_addr,
-                "--metrics-addr",
-                &metrics_addr,
-            ])
-            .args([
-                "--watch-label-selector",
-                &format!("{TEST_LABEL}={}", opts.selector),
-            ])
-            .args([
-                "--log-format",
-                "text",
-                "--log-level",
-                "info,source_controller=debug",
-            ])
-            .args(opts.extra);
-        match opts.leader_namespace {
-            Some(ns) => cmd.args(["--leader-elect=true", "--leader-election-namespace", ns]),
-            None => cmd.arg("--leader-elect=false"),
-        };
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(
-                log_file
-                    .try_clone()
-                    .unwrap_or_else(|e| panic!("log file: {e}")),
-            )
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting source-controller: {e}"));
+        let mut args: Vec<String> = vec!["--storage-path".into(), storage.display().to_string()];
+        args.extend(["--storage-addr", &storage_addr].map(String::from));
+        args.extend(opts.extra.iter().map(|s| (*s).to_string()));
+        let child = spawn("source-controller", opts.selector, &metrics_addr, opts.leader_namespace, &args, &log);
         let this = Self {
             child: Some(child),
             storage,
@@ -111,25 +110,9 @@ impl SourceController {
             log,
             _dir: Some(dir),
         };
-        let url = format!("http://{}/healthz", this.metrics_addr);
-        crate::wait::until(
-            Duration::from_secs(30),
-            "source-controller /healthz",
-            || {
-                let url = url.clone();
-                async move {
-                    reqwest::get(&url)
-                        .await
-                        .ok()
-                        .filter(|r| r.status().is_success())
-                        .map(|_| ())
-                }
-            },
-        )
-        .await;
+        wait_healthy(&this.metrics_addr, "source-controller").await;
         this
     }
-
     /// The controller's log so far (for assertion messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -154,6 +137,42 @@ impl SourceController {
 }
 
 impl Drop for SourceController {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running kustomize-controller.
+pub struct KustomizeController {
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KustomizeController {
+    /// Starts the controller for objects labelled `selector` and waits until it is healthy.
+    pub async fn start(selector: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("kustomize-controller.log");
+        let mut args = vec!["--work-dir".to_string(), dir.path().join("work").display().to_string()];
+        args.extend(["--requeue-dependency", "2s"].map(String::from));
+        args.extend(extra.iter().map(|s| (*s).to_string()));
+        let child = spawn("kustomize-controller", selector, &metrics_addr, None, &args, &log);
+        wait_healthy(&metrics_addr, "kustomize-controller").await;
+        Self { child: Some(child), log, _dir: dir }
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for KustomizeController {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -8,8 +8,10 @@ pub mod event_sink;
 pub mod fixture;
 pub mod git_https;
 pub mod git_ssh;
+pub mod gitops;
 pub mod gitrepo;
 pub mod objects;
+pub mod pods;
 pub mod wait;
 
 /// A short random lowercase id for names.
