@@ -213,6 +213,7 @@ impl Applier {
     }
 
     async fn apply_one(&self, desired: &Value, opts: &ApplyOptions) -> Result<Change, ApplyError> {
+        let desired = &with_port_protocols(desired);
         let r = ObjectRef::of(desired);
         let err = |message: String| ApplyError {
             object: r.to_string(),
@@ -376,13 +377,16 @@ impl Applier {
     ) -> (Vec<Change>, Vec<(ObjectRef, String)>) {
         let mut deleted = Vec::new();
         let mut failed = Vec::new();
-        for r in stale {
+        // Delete in reverse apply order: custom resources before their definitions,
+        // namespaced objects before namespaces.
+        let mut ordered: Vec<&ObjectRef> = stale.iter().collect();
+        ordered.sort_by_key(|r| std::cmp::Reverse(stage(&r.kind)));
+        self.cache.lock().await.clear();
+        for r in ordered {
             let api = match self.api_for(r).await {
                 Ok(a) => a,
-                Err(e) => {
-                    failed.push((r.clone(), e.message));
-                    continue;
-                }
+                // The kind no longer exists (its CRD is gone): so is the object.
+                Err(_) => continue,
             };
             let current = match api.get_opt(&r.name).await {
                 Ok(Some(c)) => c,
@@ -442,6 +446,40 @@ impl Applier {
             }),
         }
     }
+}
+
+/// Fills in `protocol: TCP` where a port list is keyed by port and protocol. The API server
+/// defaults it anyway, but server-side apply on Kubernetes before 1.21 rejects list entries
+/// that omit a key field ("associative list with keys has an element that omits key field").
+fn with_port_protocols(obj: &Value) -> Value {
+    fn fill(ports: Option<&mut Value>) {
+        if let Some(Value::Array(items)) = ports {
+            for p in items.iter_mut().filter_map(Value::as_object_mut) {
+                p.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
+            }
+        }
+    }
+    fn containers(spec: Option<&mut Value>) {
+        let Some(spec) = spec else { return };
+        for key in ["containers", "initContainers"] {
+            if let Some(Value::Array(cs)) = spec.get_mut(key) {
+                for c in cs.iter_mut() {
+                    fill(c.get_mut("ports"));
+                }
+            }
+        }
+    }
+    let mut obj = obj.clone();
+    match obj.get("kind").and_then(Value::as_str).unwrap_or_default() {
+        "Service" => fill(obj.pointer_mut("/spec/ports")),
+        "Pod" => containers(obj.pointer_mut("/spec")),
+        "CronJob" => containers(obj.pointer_mut("/spec/jobTemplate/spec/template/spec")),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
+            containers(obj.pointer_mut("/spec/template/spec"));
+        }
+        _ => {}
+    }
+    obj
 }
 
 fn is_immutable(e: &Error) -> bool {
