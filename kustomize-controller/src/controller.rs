@@ -18,10 +18,12 @@ use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use weir_api::kustomize::{DeletionPolicy, Inventory, InventoryEntry, Kustomization, KustomizationStatus, Snapshot};
+use weir_api::kustomize::{
+    DeletionPolicy, Inventory, InventoryEntry, Kustomization, KustomizationStatus, Snapshot,
+};
 use weir_api::meta::Artifact;
 use weir_api::source::GitRepository;
-use weir_shared::apply::{Action as Applied, ApplyOptions, Applier, Change};
+use weir_shared::apply::{Action as Applied, Applier, ApplyOptions, Change};
 use weir_shared::conditions::{self, Status, reasons, types};
 use weir_shared::events::{EventRecorder, Severity};
 use weir_shared::inventory::{self, ObjectRef};
@@ -94,8 +96,12 @@ pub struct Context {
 ///
 /// # Errors
 /// Only when the finalizer or status cannot be written.
-pub async fn reconcile(obj: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, finalizer::Error<ReconcileError>> {
-    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+pub async fn reconcile(
+    obj: Arc<Kustomization>,
+    ctx: Arc<Context>,
+) -> Result<Action, finalizer::Error<ReconcileError>> {
+    let api: Api<Kustomization> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     finalizer::finalizer(&api, weir_api::FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => reconcile_apply(&obj, &ctx).await,
@@ -106,10 +112,17 @@ pub async fn reconcile(obj: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Act
 }
 
 /// Retry policy when the top-level reconcile fails.
-pub fn error_policy(obj: Arc<Kustomization>, err: &finalizer::Error<ReconcileError>, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    obj: Arc<Kustomization>,
+    err: &finalizer::Error<ReconcileError>,
+    ctx: Arc<Context>,
+) -> Action {
     tracing::warn!(name = %obj.name_any(), error = %err, "reconcile failed");
     ctx.metrics.reconcile_failed(KIND);
-    Action::requeue(ctx.backoff.failed(&reconcile::object_key(obj.as_ref()), Duration::from_secs(60)))
+    Action::requeue(ctx.backoff.failed(
+        &reconcile::object_key(obj.as_ref()),
+        Duration::from_secs(60),
+    ))
 }
 
 struct Timing {
@@ -120,15 +133,28 @@ struct Timing {
 
 fn timing(spec: &weir_api::kustomize::KustomizationSpec) -> Result<Timing, ReconcileError> {
     let parse = |field: &str, v: &str| {
-        duration::parse(v).map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.{field}: {m}")))
+        duration::parse(v).map_err(|m| {
+            ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.{field}: {m}"))
+        })
     };
     let interval = parse("interval", &spec.interval)?;
-    let retry = spec.retry_interval.as_deref().map(|r| parse("retryInterval", r)).transpose()?.unwrap_or(interval);
+    let retry = spec
+        .retry_interval
+        .as_deref()
+        .map(|r| parse("retryInterval", r))
+        .transpose()?
+        .unwrap_or(interval);
     let timeout = match spec.timeout.as_deref() {
         Some(t) => parse("timeout", t)?,
-        None => interval.saturating_sub(Duration::from_secs(30)).max(Duration::from_secs(30)),
+        None => interval
+            .saturating_sub(Duration::from_secs(30))
+            .max(Duration::from_secs(30)),
     };
-    Ok(Timing { interval, retry, timeout })
+    Ok(Timing {
+        interval,
+        retry,
+        timeout,
+    })
 }
 
 async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, ReconcileError> {
@@ -143,7 +169,12 @@ async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, R
     let mut status = previous.clone();
     let mut digest = None;
     let outcome = run_steps(obj, ctx, &mut status, &mut digest).await;
-    reconcile::summarize(&mut status.conditions, &outcome, generation, Timestamp::now());
+    reconcile::summarize(
+        &mut status.conditions,
+        &outcome,
+        generation,
+        Timestamp::now(),
+    );
     status.observed_generation = generation;
     if let Some(token) = reconcile::requested_at(obj) {
         status.last_handled_reconcile_at = Some(token);
@@ -151,20 +182,42 @@ async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, R
     record_history(&mut status, digest, &outcome);
     reconcile::patch_status(&api, &name, &status).await?;
     for c in &status.conditions {
-        ctx.metrics.set_condition(KIND, &ns, &name, &c.type_, &c.status);
+        ctx.metrics
+            .set_condition(KIND, &ns, &name, &c.type_, &c.status);
     }
     if let Err(e) = &outcome {
         ctx.metrics.reconcile_failed(KIND);
         tracing::warn!(%name, %ns, reason = e.reason, error = %e.message, "reconcile failed");
-        if conditions::get(&previous.conditions, types::READY).is_none_or(|c| c.message != e.message) && e.next != weir_shared::Next::Waiting {
-            ctx.recorder.publish(&obj.object_ref(&()), Severity::Error, e.reason, &e.message, revision_meta(&status)).await;
+        if conditions::get(&previous.conditions, types::READY)
+            .is_none_or(|c| c.message != e.message)
+            && e.next != weir_shared::Next::Waiting
+        {
+            ctx.recorder
+                .publish(
+                    &obj.object_ref(&()),
+                    Severity::Error,
+                    e.reason,
+                    &e.message,
+                    revision_meta(&status),
+                )
+                .await;
         }
     }
-    let t = timing(&obj.spec).unwrap_or(Timing { interval: Duration::from_secs(600), retry: Duration::from_secs(60), timeout: Duration::from_secs(60) });
+    let t = timing(&obj.spec).unwrap_or(Timing {
+        interval: Duration::from_secs(600),
+        retry: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+    });
     // Success requeues at the interval (drift correction); failures back off up to
     // retryInterval.
     let cap = if outcome.is_ok() { t.interval } else { t.retry };
-    Ok(reconcile::next_action(&outcome, &reconcile::object_key(obj), cap, ctx.settings.requeue_dependency, &ctx.backoff))
+    Ok(reconcile::next_action(
+        &outcome,
+        &reconcile::object_key(obj),
+        cap,
+        ctx.settings.requeue_dependency,
+        &ctx.backoff,
+    ))
 }
 
 fn revision_meta(status: &KustomizationStatus) -> BTreeMap<String, String> {
@@ -176,7 +229,11 @@ fn revision_meta(status: &KustomizationStatus) -> BTreeMap<String, String> {
 }
 
 /// Records the build in the history (last five distinct builds, newest first).
-fn record_history(status: &mut KustomizationStatus, digest: Option<String>, outcome: &Result<String, ReconcileError>) {
+fn record_history(
+    status: &mut KustomizationStatus,
+    digest: Option<String>,
+    outcome: &Result<String, ReconcileError>,
+) {
     let Some(digest) = digest else { return };
     let now = Time(Timestamp::now());
     let result = match outcome {
@@ -199,7 +256,9 @@ fn record_history(status: &mut KustomizationStatus, digest: Option<String>, outc
             total_reconciliations: 1,
         });
     }
-    status.history.sort_by(|a, b| b.last_reconciled.0.cmp(&a.last_reconciled.0));
+    status
+        .history
+        .sort_by_key(|s| std::cmp::Reverse(s.last_reconciled.0));
     status.history.truncate(5);
 }
 
@@ -217,7 +276,12 @@ async fn run_steps(
     status.last_attempted_revision = Some(artifact.revision.clone());
     let tree = unpack(ctx, &artifact).await?;
     let objects = build(obj, ctx, &tree).await?;
-    *digest = Some(format!("sha256:{}", hex::encode(Sha256::digest(crate::yaml::to_string_multi(&objects).as_bytes()))));
+    *digest = Some(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(
+            crate::yaml::to_string_multi(&objects).as_bytes()
+        ))
+    ));
     let changes = apply(obj, ctx, &objects, t.timeout).await?;
     let new_entries: Vec<InventoryEntry> = {
         let mut e: Vec<InventoryEntry> = objects.iter().map(|o| ObjectRef::of(o).entry()).collect();
@@ -225,11 +289,18 @@ async fn run_steps(
         e.dedup();
         e
     };
-    let old_entries = status.inventory.as_ref().map(|i| i.entries.clone()).unwrap_or_default();
+    let old_entries = status
+        .inventory
+        .as_ref()
+        .map(|i| i.entries.clone())
+        .unwrap_or_default();
     let mut pruned = Vec::new();
     let mut prune_failures = Vec::new();
     if obj.spec.prune {
-        let stale: Vec<ObjectRef> = inventory::stale(&old_entries, &new_entries).iter().filter_map(ObjectRef::from_entry).collect();
+        let stale: Vec<ObjectRef> = inventory::stale(&old_entries, &new_entries)
+            .iter()
+            .filter_map(ObjectRef::from_entry)
+            .collect();
         let (deleted, failed) = ctx.applier.prune(&stale, &owner_labels(obj)).await;
         pruned = deleted;
         prune_failures = failed;
@@ -243,8 +314,14 @@ async fn run_steps(
     status.last_applied_revision = Some(artifact.revision.clone());
     report_changes(obj, ctx, &artifact.revision, &changes, &pruned).await;
     if !prune_failures.is_empty() {
-        let list: Vec<String> = prune_failures.iter().map(|(r, m)| format!("{r}: {m}")).collect();
-        return Err(ReconcileError::transient(kreasons::PRUNE_FAILED, format!("pruning failed: {}", list.join("; "))));
+        let list: Vec<String> = prune_failures
+            .iter()
+            .map(|(r, m)| format!("{r}: {m}"))
+            .collect();
+        return Err(ReconcileError::transient(
+            kreasons::PRUNE_FAILED,
+            format!("pruning failed: {}", list.join("; ")),
+        ));
     }
     check_health(obj, ctx, status, &objects, t.timeout).await?;
     Ok(format!("Applied revision: {}", artifact.revision))
@@ -252,8 +329,14 @@ async fn run_steps(
 
 fn owner_labels(obj: &Kustomization) -> Vec<(&str, &str)> {
     vec![
-        (OWNER_NAME_LABEL, obj.metadata.name.as_deref().unwrap_or_default()),
-        (OWNER_NAMESPACE_LABEL, obj.metadata.namespace.as_deref().unwrap_or_default()),
+        (
+            OWNER_NAME_LABEL,
+            obj.metadata.name.as_deref().unwrap_or_default(),
+        ),
+        (
+            OWNER_NAMESPACE_LABEL,
+            obj.metadata.namespace.as_deref().unwrap_or_default(),
+        ),
     ]
 }
 
@@ -261,14 +344,23 @@ fn owner_labels(obj: &Kustomization) -> Vec<(&str, &str)> {
 fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<String, ReconcileError> {
     let r = &obj.spec.source_ref;
     if r.kind != "GitRepository" {
-        return Err(ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.sourceRef.kind {:?} is not supported: use GitRepository", r.kind)));
+        return Err(ReconcileError::stalled(
+            reasons::INVALID_SPEC,
+            format!(
+                "spec.sourceRef.kind {:?} is not supported: use GitRepository",
+                r.kind
+            ),
+        ));
     }
     let own = obj.namespace().unwrap_or_default();
     let ns = r.namespace.clone().unwrap_or_else(|| own.clone());
     if settings.no_cross_namespace_refs && ns != own {
         return Err(ReconcileError::stalled(
             kreasons::ACCESS_DENIED,
-            format!("cross-namespace reference to GitRepository {ns}/{} is not allowed (--no-cross-namespace-refs)", r.name),
+            format!(
+                "cross-namespace reference to GitRepository {ns}/{} is not allowed (--no-cross-namespace-refs)",
+                r.name
+            ),
         ));
     }
     Ok(ns)
@@ -288,7 +380,11 @@ async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), Re
         .depends_on
         .iter()
         .map(|d| {
-            let key = format!("{}/{}", d.namespace.clone().unwrap_or_else(|| own_ns.clone()), d.name);
+            let key = format!(
+                "{}/{}",
+                d.namespace.clone().unwrap_or_else(|| own_ns.clone()),
+                d.name
+            );
             (key, vec![me.clone()])
         })
         .collect();
@@ -297,7 +393,10 @@ async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), Re
         if key == me {
             let mut cycle = path.clone();
             cycle.push(me.clone());
-            return Err(ReconcileError::stalled(kreasons::DEPENDENCY_CYCLE, format!("dependency cycle: {}", cycle.join(" -> "))));
+            return Err(ReconcileError::stalled(
+                kreasons::DEPENDENCY_CYCLE,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            ));
         }
         if !visited.insert(key.clone()) || path.len() > 64 {
             continue;
@@ -308,7 +407,14 @@ async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), Re
             for d in &dep.spec.depends_on {
                 let mut p = path.clone();
                 p.push(key.clone());
-                frontier.push((format!("{}/{}", d.namespace.clone().unwrap_or_else(|| ns.to_string()), d.name), p));
+                frontier.push((
+                    format!(
+                        "{}/{}",
+                        d.namespace.clone().unwrap_or_else(|| ns.to_string()),
+                        d.name
+                    ),
+                    p,
+                ));
             }
         }
     }
@@ -322,18 +428,38 @@ async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), Re
             .map_err(|e| ReconcileError::kube("reading dependency", &e))?
             .ok_or_else(|| waiting(format!("dependency {ns}/{} not found", d.name)))?;
         let st = dep.status.clone().unwrap_or_default();
-        let ready = conditions::is_true(&st.conditions, types::READY) && st.observed_generation == dep.meta().generation;
+        let ready = conditions::is_true(&st.conditions, types::READY)
+            && st.observed_generation == dep.meta().generation;
         if !ready {
             return Err(waiting(format!("dependency {ns}/{} is not ready", d.name)));
         }
         let same_source = dep.spec.source_ref.name == obj.spec.source_ref.name
-            && dep.spec.source_ref.namespace.clone().unwrap_or(ns.clone()) == obj.spec.source_ref.namespace.clone().unwrap_or(own_ns.clone());
+            && dep.spec.source_ref.namespace.clone().unwrap_or(ns.clone())
+                == obj
+                    .spec
+                    .source_ref
+                    .namespace
+                    .clone()
+                    .unwrap_or(own_ns.clone());
         if same_source {
-            let src_ns = obj.spec.source_ref.namespace.clone().unwrap_or(own_ns.clone());
+            let src_ns = obj
+                .spec
+                .source_ref
+                .namespace
+                .clone()
+                .unwrap_or(own_ns.clone());
             let repos: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &src_ns);
-            let revision = repos.get_opt(&obj.spec.source_ref.name).await.ok().flatten().and_then(|r| r.status?.artifact.map(|a| a.revision));
+            let revision = repos
+                .get_opt(&obj.spec.source_ref.name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.status?.artifact.map(|a| a.revision));
             if revision.is_some() && st.last_applied_revision != revision {
-                return Err(waiting(format!("dependency {ns}/{} is not yet at the source revision", d.name)));
+                return Err(waiting(format!(
+                    "dependency {ns}/{} is not yet at the source revision",
+                    d.name
+                )));
             }
         }
     }
@@ -341,7 +467,11 @@ async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), Re
 }
 
 /// The source's artifact; a missing source or artifact is waiting, not failure.
-async fn source_artifact(obj: &Kustomization, ctx: &Context, ns: &str) -> Result<Artifact, ReconcileError> {
+async fn source_artifact(
+    obj: &Kustomization,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Artifact, ReconcileError> {
     let name = &obj.spec.source_ref.name;
     let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), ns);
     let waiting = |m: String| ReconcileError::waiting(reasons::DEPENDENCY_NOT_READY, m);
@@ -350,64 +480,108 @@ async fn source_artifact(obj: &Kustomization, ctx: &Context, ns: &str) -> Result
         .await
         .map_err(|e| ReconcileError::kube("reading source", &e))?
         .ok_or_else(|| waiting(format!("source GitRepository {ns}/{name} not found")))?;
-    repo.status
-        .and_then(|s| s.artifact)
-        .ok_or_else(|| waiting(format!("source GitRepository {ns}/{name} has no artifact yet")))
+    repo.status.and_then(|s| s.artifact).ok_or_else(|| {
+        waiting(format!(
+            "source GitRepository {ns}/{name} has no artifact yet"
+        ))
+    })
 }
 
 /// Downloads, verifies and unpacks the artifact once per digest; Kustomizations sharing a
 /// source revision share the unpacked tree (it is never modified).
 async fn unpack(ctx: &Context, artifact: &Artifact) -> Result<PathBuf, ReconcileError> {
-    let hex = artifact.digest.strip_prefix("sha256:").unwrap_or(&artifact.digest).to_string();
+    let hex = artifact
+        .digest
+        .strip_prefix("sha256:")
+        .unwrap_or(&artifact.digest)
+        .to_string();
     if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ReconcileError::transient(reasons::ARTIFACT_FAILED, format!("artifact digest {:?} is not sha256:<hex>", artifact.digest)));
+        return Err(ReconcileError::transient(
+            reasons::ARTIFACT_FAILED,
+            format!("artifact digest {:?} is not sha256:<hex>", artifact.digest),
+        ));
     }
     let dir = ctx.settings.work_dir.join("artifacts").join(&hex);
-    let lock = ctx.unpack_locks.lock().await.entry(hex.clone()).or_default().clone();
+    let lock = ctx
+        .unpack_locks
+        .lock()
+        .await
+        .entry(hex.clone())
+        .or_default()
+        .clone();
     let _guard = lock.lock().await;
     if dir.is_dir() {
         return Ok(dir);
     }
-    let tmp = ctx.settings.work_dir.join(format!("tmp-{hex}-{}", std::process::id()));
+    let tmp = ctx
+        .settings
+        .work_dir
+        .join(format!("tmp-{hex}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&ctx.settings.work_dir).map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string()))?;
-    fetch::fetch_and_unpack(&ctx.http, &artifact.url, &artifact.digest, &tmp, Limits::default())
-        .await
+    std::fs::create_dir_all(&ctx.settings.work_dir)
         .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string()))?;
+    fetch::fetch_and_unpack(
+        &ctx.http,
+        &artifact.url,
+        &artifact.digest,
+        &tmp,
+        Limits::default(),
+    )
+    .await
+    .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string()))?;
     std::fs::create_dir_all(dir.parent().unwrap_or(&ctx.settings.work_dir))
         .and_then(|()| std::fs::rename(&tmp, &dir))
-        .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, format!("storing unpacked artifact: {e}")))?;
+        .map_err(|e| {
+            ReconcileError::transient(
+                reasons::ARTIFACT_FAILED,
+                format!("storing unpacked artifact: {e}"),
+            )
+        })?;
     Ok(dir)
 }
 
 /// Builds `spec.path` with the spec's overrides, substitutes variables, adds owner labels.
-async fn build(obj: &Kustomization, ctx: &Context, tree: &std::path::Path) -> Result<Vec<Value>, ReconcileError> {
+async fn build(
+    obj: &Kustomization,
+    ctx: &Context,
+    tree: &std::path::Path,
+) -> Result<Vec<Value>, ReconcileError> {
     let failed = |m: String| ReconcileError::transient(kreasons::BUILD_FAILED, m);
     let spec = &obj.spec;
     let path = spec.path.clone().unwrap_or_else(|| "./".into());
     let rel = path.trim_start_matches("./").trim_start_matches('/');
     let dir = tree.join(rel);
     if !dir.is_dir() {
-        return Err(failed(format!("spec.path {path:?} does not exist in the artifact")));
+        return Err(failed(format!(
+            "spec.path {path:?} does not exist in the artifact"
+        )));
     }
     let overrides = overrides_of(spec).map_err(failed)?;
     let root = tree.to_path_buf();
-    let objects = tokio::task::spawn_blocking(move || kustomize::build_with(&root, &dir, Some(&overrides), true))
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .map_err(|e| failed(format!("kustomize build of {path:?} failed: {e}")))?;
+    let objects = tokio::task::spawn_blocking(move || {
+        kustomize::build_with(&root, &dir, Some(&overrides), true)
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(|e| failed(format!("kustomize build of {path:?} failed: {e}")))?;
     let mut objects = match &spec.post_build {
         Some(pb) => {
             let vars = substitution_vars(obj, ctx, pb).await?;
-            postbuild::substitute(objects, &vars).map_err(|m| failed(format!("post-build substitution failed: {m}")))?
+            postbuild::substitute(objects, &vars)
+                .map_err(|m| failed(format!("post-build substitution failed: {m}")))?
         }
         None => objects,
     };
     let owner = owner_labels(obj);
     for o in &mut objects {
-        let meta = o.as_object_mut().map(|m| m.entry("metadata").or_insert_with(|| Value::Object(Default::default())));
+        let meta = o.as_object_mut().map(|m| {
+            m.entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()))
+        });
         if let Some(Value::Object(meta)) = meta {
-            let labels = meta.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Default::default()));
             if let Value::Object(labels) = labels {
                 for (k, v) in &owner {
                     labels.insert((*k).to_string(), Value::String((*v).to_string()));
@@ -431,42 +605,73 @@ fn overrides_of(spec: &weir_api::kustomize::KustomizationSpec) -> Result<Kustomi
         k.insert("nameSuffix".into(), Value::String(s.clone()));
     }
     if !spec.patches.is_empty() {
-        k.insert("patches".into(), serde_json::to_value(&spec.patches).map_err(|e| e.to_string())?);
+        k.insert(
+            "patches".into(),
+            serde_json::to_value(&spec.patches).map_err(|e| e.to_string())?,
+        );
     }
     if !spec.images.is_empty() {
-        k.insert("images".into(), serde_json::to_value(&spec.images).map_err(|e| e.to_string())?);
+        k.insert(
+            "images".into(),
+            serde_json::to_value(&spec.images).map_err(|e| e.to_string())?,
+        );
     }
     if !spec.components.is_empty() {
-        k.insert("components".into(), serde_json::to_value(&spec.components).map_err(|e| e.to_string())?);
+        k.insert(
+            "components".into(),
+            serde_json::to_value(&spec.components).map_err(|e| e.to_string())?,
+        );
     }
     if let Some(cm) = &spec.common_metadata {
         if !cm.labels.is_empty() {
             k.insert("labels".into(), serde_json::json!([{"pairs": cm.labels}]));
         }
         if !cm.annotations.is_empty() {
-            k.insert("commonAnnotations".into(), serde_json::to_value(&cm.annotations).map_err(|e| e.to_string())?);
+            k.insert(
+                "commonAnnotations".into(),
+                serde_json::to_value(&cm.annotations).map_err(|e| e.to_string())?,
+            );
         }
     }
     serde_json::from_value(Value::Object(k)).map_err(|e| format!("invalid spec overrides: {e}"))
 }
 
 /// Variables from `substituteFrom` (in order) then `substitute`.
-async fn substitution_vars(obj: &Kustomization, ctx: &Context, pb: &weir_api::kustomize::PostBuild) -> Result<BTreeMap<String, String>, ReconcileError> {
+async fn substitution_vars(
+    obj: &Kustomization,
+    ctx: &Context,
+    pb: &weir_api::kustomize::PostBuild,
+) -> Result<BTreeMap<String, String>, ReconcileError> {
     let ns = obj.namespace().unwrap_or_default();
     let mut vars = BTreeMap::new();
     for src in &pb.substitute_from {
         let found: Option<BTreeMap<String, String>> = match src.kind.as_str() {
             "ConfigMap" => {
                 let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-                api.get_opt(&src.name).await.map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?.map(|c| c.data.unwrap_or_default())
+                api.get_opt(&src.name)
+                    .await
+                    .map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?
+                    .map(|c| c.data.unwrap_or_default())
             }
             "Secret" => {
                 let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-                api.get_opt(&src.name).await.map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?.map(|s| {
-                    s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect()
-                })
+                api.get_opt(&src.name)
+                    .await
+                    .map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?
+                    .map(|s| {
+                        s.data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                            .collect()
+                    })
             }
-            other => return Err(ReconcileError::stalled(reasons::INVALID_SPEC, format!("postBuild.substituteFrom kind {other:?} must be ConfigMap or Secret"))),
+            other => {
+                return Err(ReconcileError::stalled(
+                    reasons::INVALID_SPEC,
+                    format!("postBuild.substituteFrom kind {other:?} must be ConfigMap or Secret"),
+                ));
+            }
         };
         match found {
             Some(data) => vars.extend(data),
@@ -474,7 +679,10 @@ async fn substitution_vars(obj: &Kustomization, ctx: &Context, pb: &weir_api::ku
             None => {
                 return Err(ReconcileError::waiting(
                     reasons::DEPENDENCY_NOT_READY,
-                    format!("postBuild.substituteFrom {} {ns}/{} not found", src.kind, src.name),
+                    format!(
+                        "postBuild.substituteFrom {} {ns}/{} not found",
+                        src.kind, src.name
+                    ),
                 ));
             }
         }
@@ -483,15 +691,29 @@ async fn substitution_vars(obj: &Kustomization, ctx: &Context, pb: &weir_api::ku
     Ok(vars)
 }
 
-async fn apply(obj: &Kustomization, ctx: &Context, objects: &[Value], timeout: Duration) -> Result<Vec<Change>, ReconcileError> {
-    let opts = ApplyOptions { field_manager: CONTROLLER_NAME.into(), force: obj.spec.force, wait_timeout: timeout };
-    ctx.applier
-        .apply_all(objects, &opts)
-        .await
-        .map_err(|e| ReconcileError::transient(kreasons::APPLY_FAILED, format!("apply failed: {e}")))
+async fn apply(
+    obj: &Kustomization,
+    ctx: &Context,
+    objects: &[Value],
+    timeout: Duration,
+) -> Result<Vec<Change>, ReconcileError> {
+    let opts = ApplyOptions {
+        field_manager: CONTROLLER_NAME.into(),
+        force: obj.spec.force,
+        wait_timeout: timeout,
+    };
+    ctx.applier.apply_all(objects, &opts).await.map_err(|e| {
+        ReconcileError::transient(kreasons::APPLY_FAILED, format!("apply failed: {e}"))
+    })
 }
 
-async fn report_changes(obj: &Kustomization, ctx: &Context, revision: &str, changes: &[Change], pruned: &[Change]) {
+async fn report_changes(
+    obj: &Kustomization,
+    ctx: &Context,
+    revision: &str,
+    changes: &[Change],
+    pruned: &[Change],
+) {
     let lines: Vec<String> = changes
         .iter()
         .chain(pruned)
@@ -501,13 +723,30 @@ async fn report_changes(obj: &Kustomization, ctx: &Context, revision: &str, chan
     if lines.is_empty() {
         return;
     }
-    let meta = BTreeMap::from([("kustomize.weir.dev/revision".to_string(), revision.to_string())]);
-    ctx.recorder.publish(&obj.object_ref(&()), Severity::Info, "ReconciliationSucceeded", &lines.join("\n"), meta).await;
+    let meta = BTreeMap::from([(
+        "kustomize.weir.dev/revision".to_string(),
+        revision.to_string(),
+    )]);
+    ctx.recorder
+        .publish(
+            &obj.object_ref(&()),
+            Severity::Info,
+            "ReconciliationSucceeded",
+            &lines.join("\n"),
+            meta,
+        )
+        .await;
 }
 
 /// With `wait`, every applied object; else the `healthChecks` list. Polls until ready, a
 /// failure, or the timeout. Sets `Healthy`.
-async fn check_health(obj: &Kustomization, ctx: &Context, status: &mut KustomizationStatus, objects: &[Value], timeout: Duration) -> Result<(), ReconcileError> {
+async fn check_health(
+    obj: &Kustomization,
+    ctx: &Context,
+    status: &mut KustomizationStatus,
+    objects: &[Value],
+    timeout: Duration,
+) -> Result<(), ReconcileError> {
     let generation = obj.meta().generation;
     let refs: Vec<ObjectRef> = if obj.spec.wait {
         objects.iter().map(ObjectRef::of).collect()
@@ -517,8 +756,20 @@ async fn check_health(obj: &Kustomization, ctx: &Context, status: &mut Kustomiza
             .iter()
             .map(|h| {
                 let api_version = h.api_version.clone().unwrap_or_default();
-                let (group, version) = api_version.split_once('/').map(|(g, v)| (g.to_string(), v.to_string())).unwrap_or((String::new(), api_version.clone()));
-                ObjectRef { group, version, kind: h.kind.clone(), namespace: h.namespace.clone().unwrap_or_else(|| obj.namespace().unwrap_or_default()), name: h.name.clone() }
+                let (group, version) = api_version
+                    .split_once('/')
+                    .map(|(g, v)| (g.to_string(), v.to_string()))
+                    .unwrap_or((String::new(), api_version.clone()));
+                ObjectRef {
+                    group,
+                    version,
+                    kind: h.kind.clone(),
+                    namespace: h
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| obj.namespace().unwrap_or_default()),
+                    name: h.name.clone(),
+                }
             })
             .collect()
     };
@@ -530,8 +781,13 @@ async fn check_health(obj: &Kustomization, ctx: &Context, status: &mut Kustomiza
     loop {
         let mut pending = Vec::new();
         for r in &refs {
-            let api = ctx.applier.api_for(r).await.map_err(|e| ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, e.to_string()))?;
-            let current = api.get_opt(&r.name).await.map_err(|e| ReconcileError::kube("health check", &e))?;
+            let api = ctx.applier.api_for(r).await.map_err(|e| {
+                ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, e.to_string())
+            })?;
+            let current = api
+                .get_opt(&r.name)
+                .await
+                .map_err(|e| ReconcileError::kube("health check", &e))?;
             let Some(current) = current else {
                 pending.push(format!("{r}: not found"));
                 continue;
@@ -542,19 +798,53 @@ async fn check_health(obj: &Kustomization, ctx: &Context, status: &mut Kustomiza
                 Health::InProgress(m) => pending.push(format!("{r}: {m}")),
                 Health::Failed(m) => {
                     let message = format!("health check failed: {r}: {m}");
-                    conditions::set(&mut status.conditions, "Healthy", Status::False, kreasons::HEALTH_CHECK_FAILED, message.clone(), generation, Timestamp::now());
-                    return Err(ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, message));
+                    conditions::set(
+                        &mut status.conditions,
+                        "Healthy",
+                        Status::False,
+                        kreasons::HEALTH_CHECK_FAILED,
+                        message.clone(),
+                        generation,
+                        Timestamp::now(),
+                    );
+                    return Err(ReconcileError::transient(
+                        kreasons::HEALTH_CHECK_FAILED,
+                        message,
+                    ));
                 }
             }
         }
         if pending.is_empty() {
-            conditions::set(&mut status.conditions, "Healthy", Status::True, reasons::SUCCEEDED, "all health checks passed", generation, Timestamp::now());
+            conditions::set(
+                &mut status.conditions,
+                "Healthy",
+                Status::True,
+                reasons::SUCCEEDED,
+                "all health checks passed",
+                generation,
+                Timestamp::now(),
+            );
             return Ok(());
         }
         if start.elapsed() >= timeout {
-            let message = format!("health check timed out after {}: {}", duration::format(timeout), pending.join("; "));
-            conditions::set(&mut status.conditions, "Healthy", Status::False, kreasons::HEALTH_CHECK_FAILED, message.clone(), generation, Timestamp::now());
-            return Err(ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, message));
+            let message = format!(
+                "health check timed out after {}: {}",
+                duration::format(timeout),
+                pending.join("; ")
+            );
+            conditions::set(
+                &mut status.conditions,
+                "Healthy",
+                Status::False,
+                kreasons::HEALTH_CHECK_FAILED,
+                message.clone(),
+                generation,
+                Timestamp::now(),
+            );
+            return Err(ReconcileError::transient(
+                kreasons::HEALTH_CHECK_FAILED,
+                message,
+            ));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -562,18 +852,29 @@ async fn check_health(obj: &Kustomization, ctx: &Context, status: &mut Kustomiza
 
 /// Deletion: follows `deletionPolicy`.
 async fn cleanup(obj: &Kustomization, ctx: &Context) -> Result<Action, ReconcileError> {
-    let policy = obj.spec.deletion_policy.unwrap_or(DeletionPolicy::MirrorPrune);
+    let policy = obj
+        .spec
+        .deletion_policy
+        .unwrap_or(DeletionPolicy::MirrorPrune);
     let delete = match policy {
         DeletionPolicy::Delete => true,
         DeletionPolicy::MirrorPrune => obj.spec.prune,
         DeletionPolicy::Orphan => false,
     };
     if delete && !obj.spec.suspend {
-        let refs: Vec<ObjectRef> = obj.status.as_ref().and_then(|s| s.inventory.as_ref()).map(|i| i.entries.iter().filter_map(ObjectRef::from_entry).collect()).unwrap_or_default();
+        let refs: Vec<ObjectRef> = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.inventory.as_ref())
+            .map(|i| i.entries.iter().filter_map(ObjectRef::from_entry).collect())
+            .unwrap_or_default();
         let (_, failed) = ctx.applier.prune(&refs, &owner_labels(obj)).await;
         if !failed.is_empty() {
             let list: Vec<String> = failed.iter().map(|(r, m)| format!("{r}: {m}")).collect();
-            return Err(ReconcileError::transient(kreasons::PRUNE_FAILED, format!("deleting objects failed: {}", list.join("; "))));
+            return Err(ReconcileError::transient(
+                kreasons::PRUNE_FAILED,
+                format!("deleting objects failed: {}", list.join("; ")),
+            ));
         }
     }
     ctx.backoff.reset(&reconcile::object_key(obj));
@@ -587,7 +888,10 @@ mod tests {
 
     #[test]
     fn timeout_defaults_to_interval_minus_30s_at_least_30s() -> Result<(), ReconcileError> {
-        let spec = |interval: &str| KustomizationSpec { interval: interval.into(), ..Default::default() };
+        let spec = |interval: &str| KustomizationSpec {
+            interval: interval.into(),
+            ..Default::default()
+        };
         assert_eq!(timing(&spec("10m"))?.timeout, Duration::from_secs(570));
         assert_eq!(timing(&spec("45s"))?.timeout, Duration::from_secs(30));
         assert_eq!(timing(&spec("10m"))?.retry, Duration::from_secs(600));
@@ -607,9 +911,15 @@ mod tests {
             ..Default::default()
         };
         let k = overrides_of(&spec)?;
-        assert_eq!((k.namespace.as_deref(), k.name_prefix.as_deref()), (Some("prod"), Some("p-")));
+        assert_eq!(
+            (k.namespace.as_deref(), k.name_prefix.as_deref()),
+            (Some("prod"), Some("p-"))
+        );
         assert_eq!(k.labels.len(), 1);
-        assert_eq!(k.common_annotations.get("note").map(String::as_str), Some("x"));
+        assert_eq!(
+            k.common_annotations.get("note").map(String::as_str),
+            Some("x")
+        );
         Ok(())
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use clap::Parser;
 use futures::StreamExt;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::Controller;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::ObjectRef;
-use kube::ResourceExt;
 use weir_api::kustomize::Kustomization;
 use weir_api::source::GitRepository;
 use weir_shared::apply::Applier;
@@ -39,7 +39,11 @@ pub struct Flags {
     #[arg(long, env = "WEIR_NO_CROSS_NAMESPACE_REFS")]
     pub no_cross_namespace_refs: bool,
     /// Where downloaded artifacts are unpacked (cached by digest).
-    #[arg(long, env = "WEIR_WORK_DIR", default_value = "/tmp/kustomize-controller")]
+    #[arg(
+        long,
+        env = "WEIR_WORK_DIR",
+        default_value = "/tmp/kustomize-controller"
+    )]
     pub work_dir: PathBuf,
 }
 
@@ -48,7 +52,9 @@ pub struct Flags {
 /// # Errors
 /// Startup failures and loss of leadership.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    let Some(process) = Process::start(&flags.kube, &flags.probes, &flags.leader, CONTROLLER_NAME).await? else {
+    let Some(process) =
+        Process::start(&flags.kube, &flags.probes, &flags.leader, CONTROLLER_NAME).await?
+    else {
         return Ok(());
     };
     let client = process.client.clone();
@@ -57,7 +63,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         client: client.clone(),
         applier: Applier::new(client.clone()),
         http,
-        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME, flags.runtime.events_addr.as_deref()),
+        recorder: EventRecorder::new(
+            client.clone(),
+            CONTROLLER_NAME,
+            flags.runtime.events_addr.as_deref(),
+        ),
         metrics: process.metrics.clone(),
         backoff: Default::default(),
         settings: Settings {
@@ -68,7 +78,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         unpack_locks: Default::default(),
     });
     let config = watch::watcher_config(flags.runtime.watch_label_selector.as_deref());
-    let (reader, changes) = watch::filtered_changes(Api::<Kustomization>::all(client.clone()), config);
+    let (reader, changes) =
+        watch::filtered_changes(Api::<Kustomization>::all(client.clone()), config);
     let store = reader.clone();
     // A new artifact wakes every Kustomization that uses the repository.
     let dependents = move |repo: GitRepository| {
@@ -78,7 +89,12 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             .into_iter()
             .filter(|k| {
                 let r = &k.spec.source_ref;
-                r.kind == "GitRepository" && r.name == name && r.namespace.clone().unwrap_or_else(|| k.namespace().unwrap_or_default()) == ns
+                r.kind == "GitRepository"
+                    && r.name == name
+                    && r.namespace
+                        .clone()
+                        .unwrap_or_else(|| k.namespace().unwrap_or_default())
+                        == ns
             })
             .map(|k| ObjectRef::from_obj(k.as_ref()))
             .collect::<Vec<_>>()
@@ -87,7 +103,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     tracing::info!(work_dir = %flags.work_dir.display(), "kustomize-controller started");
     Controller::for_stream(changes, reader)
         .with_config(ControllerConfig::default().concurrency(flags.runtime.concurrent))
-        .watches(Api::<GitRepository>::all(client), kube::runtime::watcher::Config::default().any_semantic(), dependents)
+        .watches(
+            Api::<GitRepository>::all(client),
+            kube::runtime::watcher::Config::default().any_semantic(),
+            dependents,
+        )
         .graceful_shutdown_on(process.stopped())
         .run(controller::reconcile, controller::error_policy, ctx)
         .for_each(|res| async move {

@@ -455,7 +455,8 @@ fn with_port_protocols(obj: &Value) -> Value {
     fn fill(ports: Option<&mut Value>) {
         if let Some(Value::Array(items)) = ports {
             for p in items.iter_mut().filter_map(Value::as_object_mut) {
-                p.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
+                p.entry("protocol")
+                    .or_insert_with(|| Value::String("TCP".into()));
             }
         }
     }
@@ -474,7 +475,12 @@ fn with_port_protocols(obj: &Value) -> Value {
         "Service" => fill(obj.pointer_mut("/spec/ports")),
         "Pod" => containers(obj.pointer_mut("/spec")),
         "CronJob" => containers(obj.pointer_mut("/spec/jobTemplate/spec/template/spec")),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => {
             containers(obj.pointer_mut("/spec/template/spec"));
         }
         _ => {}

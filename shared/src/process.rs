@@ -52,8 +52,10 @@ impl Process {
         let metrics = Metrics::default();
         let readiness = Readiness::default();
         let stopped = wait_stopped(stop_rx.clone());
+        // Bind before anything else: a taken port must stop the process at once.
+        let listener = crate::server::bind(probes.metrics_addr, "health/metrics").await?;
         let probes = tokio::spawn(serve_probes(
-            probes.metrics_addr,
+            listener,
             metrics.clone(),
             readiness.clone(),
             stopped,

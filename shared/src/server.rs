@@ -26,12 +26,22 @@ impl Readiness {
     }
 }
 
-/// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until `shutdown` resolves.
+/// Binds a listener, failing with the address in the message.
 ///
 /// # Errors
-/// When the address cannot be bound.
+/// When the address is in use or not allowed.
+pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {what} address {addr}: {e}"))
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` on a bound listener until `shutdown` resolves.
+///
+/// # Errors
+/// Server failures.
 pub async fn serve_probes(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     metrics: Metrics,
     readiness: Readiness,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -50,9 +60,6 @@ pub async fn serve_probes(
         )
         .with_state(readiness)
         .route("/metrics", get(move || async move { metrics.encode() }));
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding health/metrics address {addr}: {e}"))?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

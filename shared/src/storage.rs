@@ -3,7 +3,6 @@
 //! serves them (GET and HEAD only, no listing, no path escape).
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 
 use axum::Router;
@@ -171,21 +170,18 @@ pub fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// Serves the storage root over HTTP on `addr` until `shutdown` resolves.
+/// Serves the storage root over HTTP on a bound listener until `shutdown` resolves.
 ///
 /// # Errors
-/// When the address cannot be bound.
+/// Server failures.
 pub async fn serve(
     storage: Storage,
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/{*path}", get(serve_file))
         .with_state(storage);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding storage address {addr}: {e}"))?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

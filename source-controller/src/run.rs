@@ -70,11 +70,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| flags.storage_addr.to_string());
     let store = Storage::new(&flags.storage_path, &adv);
-    let server = tokio::spawn(storage::serve(
-        store.clone(),
-        flags.storage_addr,
-        process.stopped(),
-    ));
+    let listener = weir_shared::server::bind(flags.storage_addr, "storage").await?;
+    let server = tokio::spawn(storage::serve(store.clone(), listener, process.stopped()));
 
     let ctx = Arc::new(Context {
         client: client.clone(),

@@ -49,20 +49,39 @@ pub struct Options<'a> {
 }
 
 /// Starts a controller binary watching objects labelled for `selector`, logging to `log`.
-pub fn spawn(name: &str, selector: &str, metrics_addr: &str, leader_namespace: Option<&str>, args: &[String], log: &Path) -> Child {
+pub fn spawn(
+    name: &str,
+    selector: &str,
+    metrics_addr: &str,
+    leader_namespace: Option<&str>,
+    args: &[String],
+    log: &Path,
+) -> Child {
     let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("log file: {e}"));
     let mut cmd = Command::new(binary(name));
     cmd.env("KUBECONFIG", crate::cluster::kubeconfig())
         .args(["--metrics-addr", metrics_addr])
-        .args(["--watch-label-selector", &format!("{TEST_LABEL}={selector}")])
-        .args(["--log-format", "text", "--log-level", &format!("info,{}=debug", name.replace('-', "_"))])
+        .args([
+            "--watch-label-selector",
+            &format!("{TEST_LABEL}={selector}"),
+        ])
+        .args([
+            "--log-format",
+            "text",
+            "--log-level",
+            &format!("info,{}=debug", name.replace('-', "_")),
+        ])
         .args(args);
     match leader_namespace {
         Some(ns) => cmd.args(["--leader-elect=true", "--leader-election-namespace", ns]),
         None => cmd.arg("--leader-elect=false"),
     };
     cmd.stdin(Stdio::null())
-        .stdout(log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}")))
+        .stdout(
+            log_file
+                .try_clone()
+                .unwrap_or_else(|e| panic!("log file: {e}")),
+        )
         .stderr(log_file)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {name}: {e}"))
@@ -73,17 +92,33 @@ pub async fn wait_healthy(metrics_addr: &str, name: &str) {
     let url = format!("http://{metrics_addr}/healthz");
     crate::wait::until(Duration::from_secs(30), &format!("{name} /healthz"), || {
         let url = url.clone();
-        async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        async move {
+            reqwest::get(&url)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        }
     })
     .await;
 }
 
 /// A free TCP port on 127.0.0.1.
+///
+/// Ports come from a per-process sequence below the kernel's ephemeral range, so that two
+/// controllers started at the same moment never get the same port (asking the kernel for
+/// port 0 and releasing it would let a concurrent caller receive it too).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + u16::try_from(std::process::id() % 500).unwrap_or(0) * 20;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = base + (n % 10000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl SourceController {
@@ -101,7 +136,14 @@ impl SourceController {
         let mut args: Vec<String> = vec!["--storage-path".into(), storage.display().to_string()];
         args.extend(["--storage-addr", &storage_addr].map(String::from));
         args.extend(opts.extra.iter().map(|s| (*s).to_string()));
-        let child = spawn("source-controller", opts.selector, &metrics_addr, opts.leader_namespace, &args, &log);
+        let child = spawn(
+            "source-controller",
+            opts.selector,
+            &metrics_addr,
+            opts.leader_namespace,
+            &args,
+            &log,
+        );
         let this = Self {
             child: Some(child),
             storage,
@@ -158,12 +200,26 @@ impl KustomizeController {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let metrics_addr = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("kustomize-controller.log");
-        let mut args = vec!["--work-dir".to_string(), dir.path().join("work").display().to_string()];
+        let mut args = vec![
+            "--work-dir".to_string(),
+            dir.path().join("work").display().to_string(),
+        ];
         args.extend(["--requeue-dependency", "2s"].map(String::from));
         args.extend(extra.iter().map(|s| (*s).to_string()));
-        let child = spawn("kustomize-controller", selector, &metrics_addr, None, &args, &log);
+        let child = spawn(
+            "kustomize-controller",
+            selector,
+            &metrics_addr,
+            None,
+            &args,
+            &log,
+        );
         wait_healthy(&metrics_addr, "kustomize-controller").await;
-        Self { child: Some(child), log, _dir: dir }
+        Self {
+            child: Some(child),
+            log,
+            _dir: dir,
+        }
     }
 
     /// The controller's log so far.

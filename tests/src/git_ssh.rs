@@ -51,10 +51,7 @@ impl GitSshServer {
         let client_pub = keygen(&dir.path().join("client_key"));
         std::fs::write(dir.path().join("authorized_keys"), &client_pub)
             .unwrap_or_else(|e| panic!("authorized_keys: {e}"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("free port: {e}"));
+        let port = crate::controller::free_port();
         let git_shell = which("git-shell");
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\

@@ -34,7 +34,11 @@ impl GitOps {
             source.repo.write(path, body);
         }
         source.repo.commit("manifests");
-        crate::objects::create(&source.api, &source.git_repository("repo").branch("main").interval("1h")).await;
+        crate::objects::create(
+            &source.api,
+            &source.git_repository("repo").branch("main").interval("1h"),
+        )
+        .await;
         let ctl = KustomizeController::start(&source.selector, &[]).await;
         let ks = Api::namespaced(source.client.clone(), &source.ns.name);
         Self { source, ctl, ks }
@@ -59,7 +63,11 @@ impl GitOps {
                 ..Default::default()
             },
             spec: KustomizationSpec {
-                source_ref: SourceReference { kind: "GitRepository".into(), name: "repo".into(), ..Default::default() },
+                source_ref: SourceReference {
+                    kind: "GitRepository".into(),
+                    name: "repo".into(),
+                    ..Default::default()
+                },
                 path: Some(path.into()),
                 interval: "1h".into(),
                 prune: true,
@@ -73,7 +81,10 @@ impl GitOps {
 
     /// Creates a Kustomization.
     pub async fn create(&self, k: &Kustomization) {
-        self.ks.create(&PostParams::default(), k).await.unwrap_or_else(|e| panic!("creating Kustomization: {e}"));
+        self.ks
+            .create(&PostParams::default(), k)
+            .await
+            .unwrap_or_else(|e| panic!("creating Kustomization: {e}"));
     }
 
     /// Commits the working tree and makes the GitRepository pick it up now; returns the
@@ -88,12 +99,22 @@ impl GitOps {
     /// Asks a Kustomization to reconcile now.
     pub async fn request(&self, name: &str) {
         let token = format!("{}", k8s_openapi::jiff::Timestamp::now().as_nanosecond());
-        let patch = json!({"metadata": {"annotations": {weir_api::RECONCILE_REQUEST_ANNOTATION: token}}});
-        self.ks.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap_or_else(|e| panic!("{e}"));
+        let patch =
+            json!({"metadata": {"annotations": {weir_api::RECONCILE_REQUEST_ANNOTATION: token}}});
+        self.ks
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Waits until `check` accepts the Kustomization.
-    pub async fn wait(&self, name: &str, what: &str, limit: Duration, check: impl Fn(&Kustomization) -> bool) -> Kustomization {
+    pub async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        limit: Duration,
+        check: impl Fn(&Kustomization) -> bool,
+    ) -> Kustomization {
         let start = std::time::Instant::now();
         let mut last = None;
         loop {
@@ -107,7 +128,13 @@ impl GitOps {
                 start.elapsed() < limit,
                 "timed out waiting for Kustomization {name} to be {what}; status: {}\ncontroller log:\n{}",
                 serde_json::to_string_pretty(&last.and_then(|k| k.status)).unwrap_or_default(),
-                self.ctl.log().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+                self.ctl
+                    .log()
+                    .lines()
+                    .rev()
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -115,36 +142,60 @@ impl GitOps {
 
     /// Waits for Ready=True at `revision` (or any revision when None).
     pub async fn wait_applied(&self, name: &str, revision: Option<&str>) -> Kustomization {
-        self.wait(name, &format!("applied at {revision:?}"), Duration::from_secs(60), |k| {
-            let st = k.status.clone().unwrap_or_default();
-            st.observed_generation == k.metadata.generation
-                && conditions::is_true(&st.conditions, "Ready")
-                && revision.is_none_or(|r| st.last_applied_revision.as_deref() == Some(r))
-        })
+        self.wait(
+            name,
+            &format!("applied at {revision:?}"),
+            Duration::from_secs(60),
+            |k| {
+                let st = k.status.clone().unwrap_or_default();
+                st.observed_generation == k.metadata.generation
+                    && conditions::is_true(&st.conditions, "Ready")
+                    && revision.is_none_or(|r| st.last_applied_revision.as_deref() == Some(r))
+            },
+        )
         .await
     }
 
     /// Waits for Ready=False with `reason`.
     pub async fn wait_failed(&self, name: &str, reason: &str) -> Kustomization {
-        self.wait(name, &format!("failing with {reason}"), Duration::from_secs(60), |k| {
-            let st = k.status.clone().unwrap_or_default();
-            conditions::get(&st.conditions, "Ready").is_some_and(|c| c.status == "False" && c.reason == reason)
-        })
+        self.wait(
+            name,
+            &format!("failing with {reason}"),
+            Duration::from_secs(60),
+            |k| {
+                let st = k.status.clone().unwrap_or_default();
+                conditions::get(&st.conditions, "Ready")
+                    .is_some_and(|c| c.status == "False" && c.reason == reason)
+            },
+        )
         .await
     }
 
     /// The Ready message.
     pub fn message(k: &Kustomization) -> String {
-        k.status.as_ref().and_then(|s| conditions::get(&s.conditions, "Ready")).map(|c| c.message.clone()).unwrap_or_default()
+        k.status
+            .as_ref()
+            .and_then(|s| conditions::get(&s.conditions, "Ready"))
+            .map(|c| c.message.clone())
+            .unwrap_or_default()
     }
 
     /// Deletes every Kustomization (waiting for finalizers), then the source side.
     pub async fn finish(self) {
-        let _ = self.ks.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+        let _ = self
+            .ks
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
         let ks = self.ks.clone();
         crate::wait::until(Duration::from_secs(60), "Kustomizations deleted", || {
             let ks = ks.clone();
-            async move { ks.list(&ListParams::default()).await.ok().filter(|l| l.items.is_empty()).map(|_| ()) }
+            async move {
+                ks.list(&ListParams::default())
+                    .await
+                    .ok()
+                    .filter(|l| l.items.is_empty())
+                    .map(|_| ())
+            }
         })
         .await;
         drop(self.ctl);
@@ -157,8 +208,14 @@ pub async fn fake_source(client: &Client, ns: &str, name: &str, artifact: serde_
     let api: Api<GitRepository> = Api::namespaced(client.clone(), ns);
     let repo = json!({"apiVersion": "source.weir.dev/v1", "kind": "GitRepository", "metadata": {"name": name},
         "spec": {"url": "https://example.invalid/repo", "interval": "1h"}});
-    api.create(&PostParams::default(), &serde_json::from_value(repo).unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(repo).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let status = json!({"status": {"artifact": artifact}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap_or_else(|e| panic!("{e}"));
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
-

@@ -24,10 +24,17 @@ impl PodSimulator {
     pub async fn start(client: &Client, namespace: &str) -> Self {
         let nodes: Api<Node> = Api::all(client.clone());
         let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}});
-        let _ = nodes.create(&PostParams::default(), &serde_json::from_value(node).unwrap_or_default()).await;
+        let _ = nodes
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(node).unwrap_or_default(),
+            )
+            .await;
         let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "simulated"}],
             "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "1000"}, "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"}}});
-        let _ = nodes.patch_status(NODE, &PatchParams::default(), &Patch::Merge(&status)).await;
+        let _ = nodes
+            .patch_status(NODE, &PatchParams::default(), &Patch::Merge(&status))
+            .await;
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let task = tokio::spawn(async move {
             loop {
@@ -48,10 +55,21 @@ async fn simulate(pods: &Api<Pod>, pod: &Pod) {
     let spec = pod.spec.clone().unwrap_or_default();
     if spec.node_name.is_none() {
         let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"apiVersion": "v1", "kind": "Node", "name": NODE}});
-        let _ = pods.create_subresource::<serde_json::Value, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await;
+        let _ = pods
+            .create_subresource::<serde_json::Value, serde_json::Value>(
+                "binding",
+                &name,
+                &PostParams::default(),
+                &binding,
+            )
+            .await;
         return;
     }
-    let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_default();
     if phase == "Running" || phase == "Failed" || phase == "Succeeded" {
         return;
     }
@@ -80,7 +98,9 @@ async fn simulate(pods: &Api<Pod>, pod: &Pod) {
                            {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
                            {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
     };
-    let _ = pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await;
+    let _ = pods
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await;
 }
 
 impl Drop for PodSimulator {
