@@ -4,6 +4,7 @@ mod bench;
 mod cluster;
 mod crdgen;
 mod fixtures;
+mod quickstart;
 mod test;
 mod util;
 
@@ -22,6 +23,13 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         action: cluster::Action,
+    },
+    /// See the GitOps loop work: control plane, controllers, a Git repository, a commit
+    /// applied and a manual edit reverted.
+    Quickstart {
+        /// Stop the controllers and the control plane started by the quickstart.
+        #[arg(long)]
+        stop: bool,
     },
     /// Bring up the control plane, run every test in the workspace, tear down.
     Test {
@@ -44,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Cluster { action } => cluster::run(action),
         Command::Test { args } => test::run(&args),
+        Command::Quickstart { stop } => quickstart::run(stop),
         Command::Crdgen => crdgen::write(),
         Command::KustomizeFixtures => fixtures::write(),
         Command::Bench { which } => bench::run(which),

@@ -1,0 +1,354 @@
+//! `cargo xtask quickstart`: the GitOps loop on this machine in one command. Starts the local
+//! control plane and both controllers, creates a Git repository with a small app, lets Weir
+//! apply it, then shows a commit being applied and a manual edit being reverted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::cluster;
+use crate::util::{self, workspace_root};
+
+fn state() -> PathBuf {
+    workspace_root().join("target/weir-quickstart")
+}
+
+/// Runs the quickstart, or stops it with `stop`.
+pub fn run(stop: bool) -> anyhow::Result<()> {
+    if stop {
+        stop_controllers();
+        cluster::down()?;
+        let _ = std::fs::remove_dir_all(state());
+        println!("Stopped the controllers and the local control plane.");
+        return Ok(());
+    }
+    let kubeconfig = cluster::up()?;
+    let root = workspace_root();
+    say("Building the controllers");
+    util::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "--bins",
+        "-p",
+        "source-controller",
+        "-p",
+        "kustomize-controller",
+    ]))?;
+    stop_controllers();
+    let dir = state();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let kubectl = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .args(args)
+            .output()
+            .context("running kubectl")?;
+        if !out.status.success() {
+            bail!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    kubectl(&[
+        "apply",
+        "-k",
+        &root.join("config/crd").display().to_string(),
+    ])?;
+    let _ = kubectl(&["create", "namespace", "weir-system"]);
+
+    say("Starting source-controller and kustomize-controller");
+    let bin = root.join("target/debug");
+    spawn(
+        &dir,
+        &kubeconfig,
+        &bin.join("source-controller"),
+        &[
+            "--allow-file-urls",
+            "--leader-elect=false",
+            "--log-format=text",
+            "--storage-addr=127.0.0.1:9790",
+            "--metrics-addr=127.0.0.1:9791",
+            &format!("--storage-path={}", dir.join("storage").display()),
+        ],
+    )?;
+    spawn(
+        &dir,
+        &kubeconfig,
+        &bin.join("kustomize-controller"),
+        &[
+            "--leader-elect=false",
+            "--log-format=text",
+            "--metrics-addr=127.0.0.1:9792",
+            &format!("--work-dir={}", dir.join("work").display()),
+        ],
+    )?;
+
+    say("Creating a Git repository with an example app");
+    let repo = dir.join("repo");
+    write_app(&repo)?;
+    git(&repo, &["init", "-q", "-b", "main"])?;
+    git(&repo, &["add", "-A"])?;
+    git(&repo, &["commit", "-q", "-m", "Example app"])?;
+
+    say("Declaring the GitRepository and the Kustomization");
+    let manifest = format!(
+        "apiVersion: source.weir.dev/v1\nkind: GitRepository\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  url: file://{}\n  interval: 1m\n  ref:\n    branch: main\n---\napiVersion: kustomize.weir.dev/v1\nkind: Kustomization\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: quickstart\n  path: ./overlays/dev\n  interval: 1m\n  prune: true\n",
+        repo.display()
+    );
+    println!("{manifest}");
+    apply_stdin(&kubeconfig, &manifest)?;
+    kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "kustomization/quickstart",
+        "-n",
+        "weir-system",
+        "--timeout=120s",
+    ])?;
+    println!(
+        "{}",
+        kubectl(&["get", "kustomization/quickstart", "-n", "weir-system"])?
+    );
+    say("Weir applied this from Git");
+    println!(
+        "{}",
+        kubectl(&[
+            "get",
+            "namespace/quickstart",
+            "deployment,service,configmap",
+            "-n",
+            "quickstart"
+        ])
+        .or_else(|_| kubectl(&[
+            "get",
+            "deployment,service,configmap",
+            "-n",
+            "quickstart"
+        ]))?
+    );
+
+    say("Committing a change: the greeting becomes \"hello from a commit\"");
+    std::fs::write(
+        repo.join("base/greeting.env"),
+        "GREETING=hello from a commit\n",
+    )?;
+    git(&repo, &["commit", "-q", "-am", "Change the greeting"])?;
+    let sha = git(&repo, &["rev-parse", "HEAD"])?;
+    kubectl(&[
+        "annotate",
+        "--overwrite",
+        "gitrepository/quickstart",
+        "-n",
+        "weir-system",
+        &format!("reconcile.weir.dev/requestedAt={}", sha.trim()),
+    ])?;
+    wait_until(Duration::from_secs(60), "the commit to be applied", || {
+        kubectl(&[
+            "get",
+            "kustomization/quickstart",
+            "-n",
+            "weir-system",
+            "-o",
+            "jsonpath={.status.lastAppliedRevision}",
+        ])
+        .is_ok_and(|r| r.contains(sha.trim()))
+    })?;
+    println!(
+        "{}",
+        kubectl(&[
+            "get",
+            "configmap",
+            "-n",
+            "quickstart",
+            "-o",
+            "custom-columns=NAME:.metadata.name,GREETING:.data.GREETING"
+        ])?
+    );
+
+    say("Editing the cluster by hand: kubectl scale deployment/web --replicas=5");
+    kubectl(&[
+        "scale",
+        "deployment/web",
+        "-n",
+        "quickstart",
+        "--replicas=5",
+    ])?;
+    println!(
+        "{}",
+        kubectl(&[
+            "get",
+            "deployment/web",
+            "-n",
+            "quickstart",
+            "-o",
+            "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas"
+        ])?
+    );
+    kubectl(&[
+        "annotate",
+        "--overwrite",
+        "kustomization/quickstart",
+        "-n",
+        "weir-system",
+        "reconcile.weir.dev/requestedAt=drift",
+    ])?;
+    wait_until(Duration::from_secs(60), "the drift to be reverted", || {
+        kubectl(&[
+            "get",
+            "deployment/web",
+            "-n",
+            "quickstart",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .is_ok_and(|r| r.trim() == "2")
+    })?;
+    say("Weir reverted the drift (Git says 2 replicas)");
+    println!(
+        "{}",
+        kubectl(&[
+            "get",
+            "deployment/web",
+            "-n",
+            "quickstart",
+            "-o",
+            "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas"
+        ])?
+    );
+
+    println!(
+        "Look around:\n  export KUBECONFIG={kc}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl describe kustomization quickstart -n weir-system\n  git -C {repo} log --oneline      # edit, commit, and watch Weir apply it\n  logs: {logs}\nThere is no kubelet in the local control plane, so Pods stay Pending.\nStop everything: cargo xtask quickstart --stop",
+        kc = kubeconfig.display(),
+        repo = repo.display(),
+        logs = dir.display()
+    );
+    Ok(())
+}
+
+fn say(s: &str) {
+    println!("\n==> {s}");
+}
+
+fn write_app(repo: &Path) -> anyhow::Result<()> {
+    let files = [
+        (
+            "base/kustomization.yaml",
+            "namespace: quickstart\nresources:\n- namespace.yaml\n- deployment.yaml\n- service.yaml\nconfigMapGenerator:\n- name: greeting\n  envs:\n  - greeting.env\n",
+        ),
+        (
+            "base/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: quickstart\n",
+        ),
+        ("base/greeting.env", "GREETING=hello from Git\n"),
+        (
+            "base/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        envFrom:\n        - configMapRef:\n            name: greeting\n        ports:\n        - containerPort: 80\n",
+        ),
+        (
+            "base/service.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
+        ),
+        (
+            "overlays/dev/kustomization.yaml",
+            "commonLabels:\n  env: dev\nresources:\n- ../../base\nreplicas:\n- name: web\n  count: 2\nimages:\n- name: nginx\n  newTag: \"1.27\"\n",
+        ),
+    ];
+    for (path, body) in files {
+        let full = repo.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(full, body)?;
+    }
+    Ok(())
+}
+
+fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .args([
+            "-c",
+            "user.name=Weir Quickstart",
+            "-c",
+            "user.email=quickstart@weir.dev",
+        ])
+        .args(args)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn apply_stdin(kubeconfig: &Path, manifest: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .env("KUBECONFIG", kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("kubectl stdin")?
+        .write_all(manifest.as_bytes())?;
+    if !child.wait()?.success() {
+        bail!("kubectl apply failed");
+    }
+    Ok(())
+}
+
+fn spawn(dir: &Path, kubeconfig: &Path, binary: &Path, args: &[&str]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let name = binary
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+    let child = Command::new(binary)
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    std::fs::write(dir.join(format!("{name}.pid")), child.id().to_string())?;
+    Ok(())
+}
+
+fn stop_controllers() {
+    for name in ["source-controller", "kustomize-controller"] {
+        if let Ok(pid) = std::fs::read_to_string(state().join(format!("{name}.pid"))) {
+            let _ = Command::new("kill")
+                .arg(pid.trim())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bail!(
+        "timed out waiting for {what}; see the logs in {}",
+        state().display()
+    )
+}
