@@ -16,12 +16,16 @@ pub enum Which {
     Source,
     /// `weir build kustomization` versus `kubectl kustomize` on 2,020 resources in 20 overlays.
     Kustomize,
+    /// kustomize-controller: 100 and 500 Kustomizations of 4 objects to Ready, and one of
+    /// 1,000 objects versus `kubectl apply --server-side`.
+    Apply,
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Source => source(),
         Which::Kustomize => kustomize(),
+        Which::Apply => crate::bench_apply::run(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask`: developer commands — local control plane, tests, CRD generation, benchmarks.
 
 mod bench;
+mod bench_apply;
 mod cluster;
 mod crdgen;
 mod fixtures;
