@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::Controller;
@@ -47,6 +48,31 @@ pub struct Flags {
     pub work_dir: PathBuf,
 }
 
+/// Metadata-only watch of every object of a kind (names are all the mappers need).
+fn metadata_changes<K>(
+    client: kube::Client,
+) -> impl futures::Stream<Item = Result<kube::api::PartialObjectMeta<K>, kube::runtime::watcher::Error>>
++ Send
++ 'static
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    let api: Api<kube::api::PartialObjectMeta<K>> = Api::all(client);
+    kube::runtime::watcher(
+        api,
+        kube::runtime::watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .touched_objects()
+}
+
 /// Runs until SIGINT/SIGTERM or loss of leadership.
 ///
 /// # Errors
@@ -81,6 +107,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let (reader, changes) =
         watch::filtered_changes(Api::<Kustomization>::all(client.clone()), config);
     let store = reader.clone();
+    let (reader_for_cm, reader_for_secret) = (reader.clone(), reader.clone());
     // A new artifact wakes every Kustomization that uses the repository.
     let dependents = move |repo: GitRepository| {
         let (name, ns) = (repo.name_any(), repo.namespace().unwrap_or_default());
@@ -99,6 +126,34 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             .map(|k| ObjectRef::from_obj(k.as_ref()))
             .collect::<Vec<_>>()
     };
+    // A change to a ConfigMap or Secret named in postBuild.substituteFrom reconciles its users.
+    fn users<K>(
+        kind: &'static str,
+        store: kube::runtime::reflector::Store<Kustomization>,
+    ) -> impl Fn(kube::api::PartialObjectMeta<K>) -> Vec<ObjectRef<Kustomization>> + Send + Sync + 'static
+    {
+        move |meta: kube::api::PartialObjectMeta<K>| -> Vec<ObjectRef<Kustomization>> {
+            let (name, ns) = (
+                meta.metadata.name.clone().unwrap_or_default(),
+                meta.metadata.namespace.clone().unwrap_or_default(),
+            );
+            store
+                .state()
+                .into_iter()
+                .filter(|k| {
+                    k.namespace().unwrap_or_default() == ns
+                        && k.spec.post_build.as_ref().is_some_and(|pb| {
+                            pb.substitute_from
+                                .iter()
+                                .any(|s| s.kind == kind && s.name == name)
+                        })
+                })
+                .map(|k| ObjectRef::from_obj(k.as_ref()))
+                .collect()
+        }
+    }
+    let config_maps = metadata_changes::<ConfigMap>(client.clone());
+    let secrets = metadata_changes::<Secret>(client.clone());
     process.readiness.set_ready();
     tracing::info!(work_dir = %flags.work_dir.display(), "kustomize-controller started");
     Controller::for_stream(changes, reader)
@@ -108,6 +163,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             kube::runtime::watcher::Config::default().any_semantic(),
             dependents,
         )
+        .watches_stream(config_maps, users("ConfigMap", reader_for_cm))
+        .watches_stream(secrets, users("Secret", reader_for_secret))
         .graceful_shutdown_on(process.stopped())
         .run(controller::reconcile, controller::error_policy, ctx)
         .for_each(|res| async move {
