@@ -117,12 +117,7 @@ pub fn error_policy(
     err: &finalizer::Error<ReconcileError>,
     ctx: Arc<Context>,
 ) -> Action {
-    tracing::warn!(name = %obj.name_any(), error = %err, "reconcile failed");
-    ctx.metrics.reconcile_failed(KIND);
-    Action::requeue(ctx.backoff.failed(
-        &reconcile::object_key(obj.as_ref()),
-        Duration::from_secs(60),
-    ))
+    reconcile::top_level_failure(KIND, obj.as_ref(), err, &ctx.metrics, &ctx.backoff)
 }
 
 struct Timing {

@@ -165,6 +165,20 @@ pub fn next_action(
     }
 }
 
+/// What a controller does when its top-level reconcile itself failed (finalizer or status
+/// write, not a step): log, count, and retry with backoff of up to a minute.
+pub fn top_level_failure<K: ResourceExt>(
+    kind: &str,
+    obj: &K,
+    err: &dyn std::fmt::Display,
+    metrics: &crate::metrics::Metrics,
+    backoff: &Backoff,
+) -> Action {
+    tracing::warn!(kind, name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err, "reconcile failed");
+    metrics.reconcile_failed(kind);
+    Action::requeue(backoff.failed(&object_key(obj), Duration::from_secs(60)))
+}
+
 /// The `reconcile.weir.dev/requestedAt` annotation's value, echoed into
 /// `status.lastHandledReconcileAt` after the reconcile that handled it.
 pub fn requested_at<K: ResourceExt>(obj: &K) -> Option<String> {

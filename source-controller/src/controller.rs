@@ -91,12 +91,7 @@ pub fn error_policy(
     err: &finalizer::Error<ReconcileError>,
     ctx: Arc<Context>,
 ) -> Action {
-    tracing::warn!(name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err, "reconcile failed");
-    ctx.metrics.reconcile_failed(KIND);
-    Action::requeue(ctx.backoff.failed(
-        &reconcile::object_key(obj.as_ref()),
-        Duration::from_secs(60),
-    ))
+    reconcile::top_level_failure(KIND, obj.as_ref(), err, &ctx.metrics, &ctx.backoff)
 }
 
 async fn reconcile_apply(obj: &GitRepository, ctx: &Context) -> Result<Action, ReconcileError> {

@@ -191,7 +191,7 @@ pub fn up() -> anyhow::Result<PathBuf> {
             .arg(certs.join("sa.key"))
             .args([
                 "--service-cluster-ip-range",
-                "10.0.0.0/24",
+                "10.0.0.0/16",
                 "--advertise-address",
                 "127.0.0.1",
             ])
