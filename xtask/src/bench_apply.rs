@@ -165,6 +165,13 @@ pub fn run() -> anyhow::Result<()> {
         "bench-large",
         "bench-kubectl",
     ] {
+        // Leftovers of an interrupted run keep their finalizer without a controller: drop it.
+        if let Ok(names) = env.kubectl(&["get", "kustomizations", "-n", ns, "-o", "name"]) {
+            for name in names.lines().filter(|l| !l.is_empty()) {
+                let patch = r#"{"metadata":{"finalizers":null}}"#;
+                let _ = env.kubectl(&["patch", name, "-n", ns, "--type=merge", "-p", patch]);
+            }
+        }
         let _ = env.kubectl(&[
             "delete",
             "namespace",
@@ -244,6 +251,17 @@ pub fn run() -> anyhow::Result<()> {
         );
         Ok(())
     })();
+    // Delete the Kustomizations while the controller still runs, so finalizers complete.
+    for ns in ["bench-100", "bench-500", "bench-large"] {
+        let _ = env.kubectl(&[
+            "delete",
+            "kustomizations",
+            "--all",
+            "-n",
+            ns,
+            "--timeout=180s",
+        ]);
+    }
     let _ = ks.kill();
     let _ = source.kill();
     let _ = ks.wait();
