@@ -37,6 +37,12 @@ const DRIFT_MANAGERS: &[&str] = &[
     "kubectl-annotate",
 ];
 
+type ApplyFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Change, ApplyError>> + Send + 'a>>;
+
+/// How many objects of one stage are applied at the same time.
+const APPLY_CONCURRENCY: usize = 8;
+
 /// What happened to one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -167,8 +173,15 @@ impl Applier {
                 .iter()
                 .filter(|o| stage(o.get("kind").and_then(Value::as_str).unwrap_or("")) == s)
                 .collect();
-            for obj in &batch {
-                changes.push(self.apply_one(obj, opts).await?);
+            // Objects of one stage do not depend on each other: apply several at once.
+            for chunk in batch.chunks(APPLY_CONCURRENCY) {
+                let futures: Vec<ApplyFuture<'_>> = chunk
+                    .iter()
+                    .map(|obj| Box::pin(self.apply_one(obj, opts)) as ApplyFuture<'_>)
+                    .collect();
+                for r in futures::future::join_all(futures).await {
+                    changes.push(r?);
+                }
             }
             if s == 0 {
                 for obj in batch.iter().filter(|o| {
