@@ -209,3 +209,113 @@ async fn cross_namespace_sources_can_be_refused() {
     ));
     g.finish().await;
 }
+
+#[tokio::test]
+async fn spec_overrides_history_and_the_force_annotation() {
+    let job = |image: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n  annotations:\n    kustomize.weir.dev/force: Enabled\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {image}\n"
+        )
+    };
+    let g = GitOps::new(
+        "ks-overrides",
+        &[
+            (
+                "app/kustomization.yaml",
+                "resources:\n- cm.yaml\n- job.yaml\n",
+            ),
+            ("app/cm.yaml", &cm("settings", "1", "")),
+            ("app/job.yaml", &job("busybox:1")),
+            (
+                "app/extra/kustomization.yaml",
+                "kind: Component\nresources:\n- extra.yaml\n",
+            ),
+            ("app/extra/extra.yaml", &cm("extra", "x", "")),
+        ],
+    )
+    .await;
+    let mut k = g.kustomization("app", "./app");
+    k.spec.name_prefix = Some("p-".into());
+    k.spec.components = vec!["extra".into()];
+    k.spec.images = vec![weir_api::kustomize::Image {
+        name: "busybox".into(),
+        new_tag: Some("1.36".into()),
+        ..Default::default()
+    }];
+    k.spec.common_metadata = Some(weir_api::kustomize::CommonMetadata {
+        labels: [("team".to_string(), "platform".to_string())].into(),
+        annotations: [("owner".to_string(), "weir".to_string())].into(),
+    });
+    k.spec.patches = vec![weir_api::kustomize::Patch {
+        patch: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  patched: \"yes\"\n".into(),
+        target: Some(weir_api::kustomize::Selector { kind: Some("ConfigMap".into()), name: Some("settings".into()), ..Default::default() }),
+    }];
+    g.create(&k).await;
+    let applied = g.wait_applied("app", None).await;
+    let cms: Api<ConfigMap> = Api::namespaced(g.client().clone(), g.ns());
+    let settings = cms
+        .get("p-settings")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        settings
+            .data
+            .unwrap_or_default()
+            .get("patched")
+            .map(String::as_str),
+        Some("yes")
+    );
+    assert_eq!(
+        settings
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("team")
+            .map(String::as_str),
+        Some("platform")
+    );
+    assert_eq!(
+        settings
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("owner")
+            .map(String::as_str),
+        Some("weir")
+    );
+    assert!(
+        value(&cms, "p-extra").await.is_some(),
+        "the component was applied"
+    );
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(g.client().clone(), g.ns());
+    let image = jobs
+        .get("p-once")
+        .await
+        .ok()
+        .and_then(|j| j.spec?.template.spec?.containers.first()?.image.clone());
+    assert_eq!(image.as_deref(), Some("busybox:1.36"));
+    let history = applied.status.clone().unwrap_or_default().history;
+    assert_eq!(history.len(), 1);
+    assert!(
+        history[0].digest.starts_with("sha256:")
+            && history[0].last_reconciled_status == "Succeeded",
+        "{history:?}"
+    );
+
+    // An immutable change with the force annotation recreates the Job without spec.force.
+    g.source.repo.write("app/job.yaml", &job("alpine:3"));
+    let rev = g.commit("new job image").await;
+    let second = g.wait_applied("app", Some(&rev)).await;
+    let image = jobs
+        .get("p-once")
+        .await
+        .ok()
+        .and_then(|j| j.spec?.template.spec?.containers.first()?.image.clone());
+    assert_eq!(image.as_deref(), Some("alpine:3"));
+    assert_eq!(
+        second.status.unwrap_or_default().history.len(),
+        2,
+        "a new build is a new history entry"
+    );
+    g.finish().await;
+}

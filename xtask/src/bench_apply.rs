@@ -166,7 +166,14 @@ pub fn run() -> anyhow::Result<()> {
         "bench-kubectl",
     ] {
         // Leftovers of an interrupted run keep their finalizer without a controller: drop it.
-        if let Ok(names) = env.kubectl(&["get", "kustomizations", "-n", ns, "-o", "name"]) {
+        if let Ok(names) = env.kubectl(&[
+            "get",
+            "kustomizations,gitrepositories",
+            "-n",
+            ns,
+            "-o",
+            "name",
+        ]) {
             for name in names.lines().filter(|l| !l.is_empty()) {
                 let patch = r#"{"metadata":{"finalizers":null}}"#;
                 let _ = env.kubectl(&["patch", name, "-n", ns, "--type=merge", "-p", patch]);
