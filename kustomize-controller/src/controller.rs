@@ -163,7 +163,11 @@ async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, R
     let previous = obj.status.clone().unwrap_or_default();
     let mut status = previous.clone();
     let mut digest = None;
-    let outcome = run_steps(obj, ctx, &mut status, &mut digest).await;
+    let timing = timing(&obj.spec);
+    let outcome = match &timing {
+        Ok(t) => run_steps(obj, ctx, t, &mut status, &mut digest).await,
+        Err(e) => Err(e.clone()),
+    };
     reconcile::summarize(
         &mut status.conditions,
         &outcome,
@@ -198,14 +202,13 @@ async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, R
                 .await;
         }
     }
-    let t = timing(&obj.spec).unwrap_or(Timing {
-        interval: Duration::from_secs(600),
-        retry: Duration::from_secs(60),
-        timeout: Duration::from_secs(60),
-    });
     // Success requeues at the interval (drift correction); failures back off up to
-    // retryInterval.
-    let cap = if outcome.is_ok() { t.interval } else { t.retry };
+    // retryInterval. An invalid duration stalls, so its cap is never used.
+    let cap = match (&timing, outcome.is_ok()) {
+        (Ok(t), true) => t.interval,
+        (Ok(t), false) => t.retry,
+        (Err(_), _) => Duration::ZERO,
+    };
     Ok(reconcile::next_action(
         &outcome,
         &reconcile::object_key(obj),
@@ -261,10 +264,10 @@ fn record_history(
 async fn run_steps(
     obj: &Kustomization,
     ctx: &Context,
+    t: &Timing,
     status: &mut KustomizationStatus,
     digest: &mut Option<String>,
 ) -> Result<String, ReconcileError> {
-    let t = timing(&obj.spec)?;
     let source_ns = validate_source_ref(obj, &ctx.settings)?;
     check_dependencies(obj, ctx).await?;
     let artifact = source_artifact(obj, ctx, &source_ns).await?;

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use kube::api::{
-    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
-};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, Scope};
 use kube::{Client, Error};
@@ -436,28 +434,6 @@ impl Applier {
             }
         }
         (deleted, failed)
-    }
-
-    /// Creates an object if it does not exist (used by tests and bootstrap steps).
-    ///
-    /// # Errors
-    /// API failures other than "already exists".
-    pub async fn create_if_missing(&self, obj: &Value) -> Result<(), ApplyError> {
-        let r = ObjectRef::of(obj);
-        let api = self.api_for(&r).await?;
-        let dynamic: DynamicObject =
-            serde_json::from_value(obj.clone()).map_err(|e| ApplyError {
-                object: r.to_string(),
-                message: e.to_string(),
-            })?;
-        match api.create(&PostParams::default(), &dynamic).await {
-            Ok(_) => Ok(()),
-            Err(Error::Api(s)) if s.code == 409 => Ok(()),
-            Err(e) => Err(ApplyError {
-                object: r.to_string(),
-                message: api_message(&e),
-            }),
-        }
     }
 }
 

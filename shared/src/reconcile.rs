@@ -77,26 +77,6 @@ pub fn summarize(
     }
 }
 
-/// Marks the object as being reconciled (written only when a reconcile must first report
-/// progress, e.g. before a long fetch).
-pub fn mark_reconciling(
-    conds: &mut Vec<Condition>,
-    message: &str,
-    generation: Option<i64>,
-    now: Timestamp,
-) {
-    conditions::set(
-        conds,
-        types::RECONCILING,
-        Status::True,
-        reasons::PROGRESSING,
-        message,
-        generation,
-        now,
-    );
-    conditions::remove(conds, types::STALLED);
-}
-
 /// Adds up to ±10% random jitter to an interval, so that many objects created together do not
 /// reconcile in lock step.
 pub fn jitter(interval: Duration) -> Duration {

@@ -324,16 +324,16 @@ async fn fetch(
             timeout,
             interrupt: &interrupt_in_task,
         };
-        let remote = git::resolve_remote(&req)?;
-        if spec_unchanged && current.as_deref() == Some(remote.resolved.revision.as_str()) {
+        let resolved = git::resolve_remote(&req)?;
+        if spec_unchanged && current.as_deref() == Some(resolved.revision.as_str()) {
             return Ok(Fetched {
-                resolved: remote.resolved,
+                resolved,
                 files: None,
             });
         }
-        let files = git::fetch_tree(&req, &remote.resolved)?;
+        let files = git::fetch_tree(&req, &resolved)?;
         Ok(Fetched {
-            resolved: remote.resolved,
+            resolved,
             files: Some(files),
         })
     });

@@ -90,17 +90,11 @@ pub struct FetchRequest<'a> {
     pub interrupt: &'a AtomicBool,
 }
 
-/// Result of [`resolve_remote`].
-pub struct Remote {
-    /// The resolved commit and revision.
-    pub resolved: Resolved,
-}
-
 /// Lists the remote's refs and resolves the plan (one handshake, no objects transferred).
 ///
 /// # Errors
 /// [`GitError`] with a message naming the URL.
-pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Remote, GitError> {
+pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Resolved, GitError> {
     let session = Session::open(req)?;
     if let RefPlan::Commit {
         commit,
@@ -110,13 +104,12 @@ pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Remote, GitError> {
         // A commit never changes: when it is cached no network round trip is needed.
         let resolved = reference::resolve(req.plan, &[]).map_err(GitError::Operation)?;
         if session.has_commit(commit) {
-            return Ok(Remote { resolved });
+            return Ok(resolved);
         }
     }
     let listing = listing_refspec(req.plan);
     let refs = session.list_refs(req, &listing)?;
-    let resolved = reference::resolve(req.plan, &refs).map_err(GitError::Operation)?;
-    Ok(Remote { resolved })
+    reference::resolve(req.plan, &refs).map_err(GitError::Operation)
 }
 
 /// Fetches the resolved commit into the cache (shallow where the ref allows) and returns the

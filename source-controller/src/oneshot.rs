@@ -47,22 +47,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         interrupt: &interrupt,
     };
     let storage = Storage::new(&args.storage, "localhost");
-    let remote = git::resolve_remote(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let path = format!(
-        "gitrepository/local/oneshot/{}.tar.gz",
-        remote.resolved.commit
-    );
+    let resolved = git::resolve_remote(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = format!("gitrepository/local/oneshot/{}.tar.gz", resolved.commit);
     if storage.exists(&path) {
-        println!("{} unchanged", remote.resolved.revision);
+        println!("{} unchanged", resolved.revision);
         return Ok(());
     }
-    let files = git::fetch_tree(&req, &remote.resolved).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let files = git::fetch_tree(&req, &resolved).map_err(|e| anyhow::anyhow!("{e}"))?;
     let count = files.len();
     let archive = package::pack(files, None).map_err(|e| anyhow::anyhow!(e))?;
     let stored = storage.write(&path, &archive)?;
     println!(
         "{} {} files {} {} bytes",
-        remote.resolved.revision, count, stored.digest, stored.size
+        resolved.revision, count, stored.digest, stored.size
     );
     Ok(())
 }

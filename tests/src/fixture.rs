@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::Api;
 use weir_api::source::GitRepository;
 
 use crate::cluster::{self, TestNamespace};
@@ -114,23 +114,7 @@ impl Fixture {
     /// Deletes every GitRepository (while the controller still runs, so finalizers go), then
     /// the namespace.
     pub async fn finish(self) {
-        // Objects keep a finalizer while their controller runs; delete them first.
-        let _ = self
-            .api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let api = self.api.clone();
-        crate::wait::until(Duration::from_secs(30), "GitRepositories deleted", || {
-            let api = api.clone();
-            async move {
-                api.list(&ListParams::default())
-                    .await
-                    .ok()
-                    .filter(|l| l.items.is_empty())
-                    .map(|_| ())
-            }
-        })
-        .await;
+        crate::wait::delete_all(&self.api, Duration::from_secs(30), "GitRepositories").await;
         drop(self.ctl);
         self.ns.delete().await;
     }

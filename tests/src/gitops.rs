@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 use weir_api::kustomize::{Kustomization, KustomizationSpec, SourceReference};
 use weir_api::source::GitRepository;
@@ -182,22 +182,7 @@ impl GitOps {
 
     /// Deletes every Kustomization (waiting for finalizers), then the source side.
     pub async fn finish(self) {
-        let _ = self
-            .ks
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let ks = self.ks.clone();
-        crate::wait::until(Duration::from_secs(60), "Kustomizations deleted", || {
-            let ks = ks.clone();
-            async move {
-                ks.list(&ListParams::default())
-                    .await
-                    .ok()
-                    .filter(|l| l.items.is_empty())
-                    .map(|_| ())
-            }
-        })
-        .await;
+        crate::wait::delete_all(&self.ks, Duration::from_secs(60), "Kustomizations").await;
         drop(self.ctl);
         self.source.finish().await;
     }

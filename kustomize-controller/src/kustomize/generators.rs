@@ -141,7 +141,6 @@ pub fn generate(
     }
     obj.insert("metadata".into(), Value::Object(meta));
     let mut res = Resource::new(Value::Object(obj));
-    res.generated = true;
     res.needs_hash = options.disable_name_suffix_hash != Some(true);
     Ok(res)
 }

@@ -144,7 +144,7 @@ pub fn apply_patches(
             })?;
             let ops = crate::yaml::from_str_yaml11(&text)
                 .map_err(|e| BuildError::new(file, format!("{}: {e}", src.label)))?;
-            json6902(&src, target, &ops, &options, resources)?;
+            json6902(&src, target, &ops, resources)?;
             continue;
         }
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
@@ -204,13 +204,7 @@ pub fn apply_json6902(
         let src = Source { file, label };
         let ops = crate::yaml::from_str_yaml11(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
-        json6902(
-            &src,
-            &entry.target,
-            &ops,
-            &PatchOptions::default(),
-            resources,
-        )?;
+        json6902(&src, &entry.target, &ops, resources)?;
     }
     Ok(())
 }
@@ -219,7 +213,6 @@ fn json6902(
     src: &Source<'_>,
     target: &Selector,
     ops: &Value,
-    options: &PatchOptions,
     resources: &mut [Resource],
 ) -> Result<(), BuildError> {
     let selected = select(target, resources)
@@ -231,8 +224,7 @@ fn json6902(
         jsonpatch::apply(&mut value, ops).map_err(|m| {
             BuildError::new(src.file, format!("{} on {}: {m}", src.label, res.id()))
         })?;
-        // Kustomize lets JSON patches rename and re-kind without options.
-        let _ = options;
+        // Kustomize lets JSON patches rename and re-kind whatever the options say.
         let open = PatchOptions {
             allow_name_change: true,
             allow_kind_change: true,

@@ -43,8 +43,6 @@ pub struct Resource {
     pub previous: Vec<(String, String)>,
     /// Gets a `-<hash>` name suffix at the end of the build (generated ConfigMaps and Secrets).
     pub needs_hash: bool,
-    /// Generator behaviour, for resources made by a generator.
-    pub generated: bool,
     /// Where the resource came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Option<Origin>,
 }
@@ -70,7 +68,6 @@ impl Resource {
             value,
             previous: Vec::new(),
             needs_hash: false,
-            generated: false,
             origin: None,
         }
     }
