@@ -7,6 +7,32 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Condition types and reasons of Kustomizations.
+pub mod conditions {
+    /// Condition types of Kustomizations.
+    pub mod types {
+        /// The applied objects (or `healthChecks`) are ready.
+        pub const HEALTHY: &str = "Healthy";
+    }
+    /// Reasons of Kustomizations.
+    pub mod reasons {
+        /// The build (kustomize, substitution) failed.
+        pub const BUILD_FAILED: &str = "BuildFailed";
+        /// The API server refused an object.
+        pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
+        /// Objects were applied or pruned (the change-set event).
+        pub const RECONCILIATION_SUCCEEDED: &str = "ReconciliationSucceeded";
+        /// Some stale objects could not be deleted.
+        pub const PRUNE_FAILED: &str = "PruneFailed";
+        /// Objects did not become ready.
+        pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+        /// Dependencies form a cycle.
+        pub const DEPENDENCY_CYCLE: &str = "DependencyCycle";
+        /// The source reference is not allowed.
+        pub const ACCESS_DENIED: &str = "AccessDenied";
+    }
+}
+
 /// Kustomization builds the kustomization at `path` of a source artifact and keeps the
 /// cluster equal to it: server-side apply, prune, health checks, drift correction.
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -294,4 +320,19 @@ pub struct Snapshot {
     pub last_reconciled_status: String,
     /// How many reconciles used this build.
     pub total_reconciliations: i64,
+}
+
+impl crate::meta::ReconcileStatus for KustomizationStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.observed_generation = generation;
+    }
+    fn set_last_handled_reconcile_at(&mut self, token: String) {
+        self.last_handled_reconcile_at = Some(token);
+    }
 }

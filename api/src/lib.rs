@@ -3,6 +3,8 @@
 //! These are plain data: the controllers own behaviour. Every field carries a doc comment
 //! because the docs become the CRD's OpenAPI descriptions (`kubectl explain`).
 
+pub mod conditions;
+pub mod event;
 pub mod kustomize;
 pub mod meta;
 pub mod source;

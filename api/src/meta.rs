@@ -31,3 +31,16 @@ pub struct Artifact {
     /// When the artifact was last written.
     pub last_update_time: Time,
 }
+
+/// The status fields the shared reconcile driver writes on every kind: conditions,
+/// `observedGeneration` and `lastHandledReconcileAt`.
+pub trait ReconcileStatus: Default + Clone + Serialize + Send + Sync {
+    /// The kstatus conditions.
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+    /// The kstatus conditions, to change.
+    fn conditions_mut(&mut self) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
+    /// Records the generation this status describes.
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// Echoes a handled `reconcile.weir.dev/requestedAt` token.
+    fn set_last_handled_reconcile_at(&mut self, token: String);
+}

@@ -7,6 +7,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::{Artifact, LocalObjectReference};
 
+/// Condition types and reasons of the source kinds.
+pub mod conditions {
+    /// Condition types of source kinds.
+    pub mod types {
+        /// The artifact in status is present in storage.
+        pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
+        /// The last fetch failed (negative polarity: True is bad).
+        pub const FETCH_FAILED: &str = "FetchFailed";
+    }
+    /// Reasons of source kinds.
+    pub mod reasons {
+        /// A Git operation (connect, fetch, resolve) failed.
+        pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
+        /// A new artifact was written.
+        pub const NEW_ARTIFACT: &str = "NewArtifact";
+        /// The ignore rules (`.sourceignore` in the commit) could not be read.
+        pub const IGNORE_RULES_INVALID: &str = "IgnoreRulesInvalid";
+    }
+}
+
 /// Default `spec.timeout` of a Git operation.
 pub const DEFAULT_GIT_TIMEOUT: &str = "60s";
 /// Branch checked out when `spec.ref` names nothing.
@@ -104,4 +124,19 @@ pub struct GitRepositoryStatus {
     /// The value of the `reconcile.weir.dev/requestedAt` annotation last handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+}
+
+impl crate::meta::ReconcileStatus for GitRepositoryStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.observed_generation = generation;
+    }
+    fn set_last_handled_reconcile_at(&mut self, token: String) {
+        self.last_handled_reconcile_at = Some(token);
+    }
 }

@@ -15,16 +15,8 @@ use tokio::sync::Mutex;
 
 use crate::inventory::ObjectRef;
 
-/// Annotation selecting how an object is applied: `Override` (default), `Merge`,
-/// `IfNotPresent` or `Ignore`.
-pub const SSA_ANNOTATION: &str = "kustomize.weir.dev/ssa";
-/// Annotation `Disabled` keeps an object from being pruned.
-pub const PRUNE_ANNOTATION: &str = "kustomize.weir.dev/prune";
-/// Annotation `Enabled` recreates the object when an immutable field changes.
-pub const FORCE_ANNOTATION: &str = "kustomize.weir.dev/force";
-
-/// Field managers whose edits are imperative drift: their fields are taken back.
-const DRIFT_MANAGERS: &[&str] = &[
+/// Field managers whose edits are imperative drift by default: their fields are taken back.
+pub const DEFAULT_DRIFT_MANAGERS: &[&str] = &[
     "kubectl",
     "kubectl-edit",
     "kubectl-client-side-apply",
@@ -34,6 +26,102 @@ const DRIFT_MANAGERS: &[&str] = &[
     "kubectl-label",
     "kubectl-annotate",
 ];
+
+/// Who applies, and the keys that say how: one per controller, so the engine serves every
+/// kind (kustomize-controller passes `kustomize.weir.dev/*`, helm-controller `helm.weir.dev/*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyPolicy {
+    /// Field manager of every apply (the controller's name), used with force.
+    pub field_manager: String,
+    /// Annotation selecting how an object is applied: `Override` (default), `Merge`,
+    /// `IfNotPresent` or `Ignore`.
+    pub ssa_annotation: String,
+    /// Annotation whose value `Disabled` keeps an object from being pruned.
+    pub prune_annotation: String,
+    /// Annotation whose value `Enabled` recreates an object when an immutable field changes.
+    pub force_annotation: String,
+    /// Owner label carrying the owning object's name.
+    pub owner_name_label: String,
+    /// Owner label carrying the owning object's namespace.
+    pub owner_namespace_label: String,
+    /// Field managers whose edits are drift: their fields are taken back on `Override`.
+    pub drift_managers: Vec<String>,
+}
+
+impl ApplyPolicy {
+    /// The policy of `field_manager` with every key under `group`: `<group>/ssa`,
+    /// `<group>/prune`, `<group>/force`, `<group>/name`, `<group>/namespace`, and the default
+    /// drift managers.
+    pub fn for_group(field_manager: &str, group: &str) -> Self {
+        Self {
+            field_manager: field_manager.to_string(),
+            ssa_annotation: format!("{group}/ssa"),
+            prune_annotation: format!("{group}/prune"),
+            force_annotation: format!("{group}/force"),
+            owner_name_label: format!("{group}/name"),
+            owner_namespace_label: format!("{group}/namespace"),
+            drift_managers: DEFAULT_DRIFT_MANAGERS
+                .iter()
+                .map(|m| (*m).to_string())
+                .collect(),
+        }
+    }
+
+    /// The owner labels of the object `namespace/name`.
+    pub fn owner_labels<'a>(&'a self, owner: &'a Owner) -> [(&'a str, &'a str); 2] {
+        [
+            (self.owner_name_label.as_str(), owner.name.as_str()),
+            (self.owner_namespace_label.as_str(), owner.namespace.as_str()),
+        ]
+    }
+
+    /// Adds the owner labels to every object's `metadata.labels`, so that prune only ever
+    /// deletes what this owner applied.
+    pub fn stamp_owner(&self, objects: &mut [Value], owner: &Owner) {
+        for o in objects {
+            let Some(obj) = o.as_object_mut() else {
+                continue;
+            };
+            let meta = obj
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()));
+            let Some(meta) = meta.as_object_mut() else {
+                continue;
+            };
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(labels) = labels {
+                for (k, v) in self.owner_labels(owner) {
+                    labels.insert(k.to_string(), Value::String(v.to_string()));
+                }
+            }
+        }
+    }
+
+    fn is_drift_manager(&self, manager: Option<&str>) -> bool {
+        manager.is_some_and(|m| self.drift_managers.iter().any(|d| d == m))
+    }
+}
+
+/// The object that owns applied objects (a Kustomization, a HelmRelease).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Its name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+impl Owner {
+    /// The owner `obj`.
+    pub fn of<K: kube::ResourceExt>(obj: &K) -> Self {
+        Self {
+            name: obj.name_any(),
+            namespace: obj.namespace().unwrap_or_default(),
+        }
+    }
+}
 
 type ApplyFuture<'a> =
     std::pin::Pin<Box<dyn Future<Output = Result<Change, ApplyError>> + Send + 'a>>;
@@ -93,8 +181,6 @@ pub struct ApplyError {
 /// Options of one apply.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Field manager (the controller's name).
-    pub field_manager: String,
     /// Recreate objects whose immutable fields changed.
     pub force: bool,
     /// How long to wait for CRDs to be established.
@@ -107,6 +193,7 @@ type DiscoveryCache = HashMap<(String, String, String), (ApiResource, ApiCapabil
 /// A server-side apply client with a discovery cache.
 pub struct Applier {
     client: Client,
+    policy: ApplyPolicy,
     cache: Mutex<DiscoveryCache>,
 }
 
@@ -119,12 +206,18 @@ fn stage(kind: &str) -> u8 {
 }
 
 impl Applier {
-    /// A new applier.
-    pub fn new(client: Client) -> Self {
+    /// A new applier that applies and prunes under `policy`.
+    pub fn new(client: Client, policy: ApplyPolicy) -> Self {
         Self {
             client,
+            policy,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The policy this applier applies and prunes with.
+    pub fn policy(&self) -> &ApplyPolicy {
+        &self.policy
     }
 
     async fn resolve(&self, r: &ObjectRef) -> Result<(ApiResource, ApiCapabilities), ApplyError> {
@@ -237,7 +330,7 @@ impl Applier {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let policy = annotation(SSA_ANNOTATION).unwrap_or_else(|| "Override".into());
+        let policy = annotation(&self.policy.ssa_annotation).unwrap_or_else(|| "Override".into());
         let current = api
             .get_opt(&r.name)
             .await
@@ -254,11 +347,11 @@ impl Applier {
         if policy == "Override"
             && let Some(cur) = &current
         {
-            self.take_back_fields(&api, cur, &opts.field_manager)
+            self.take_back_fields(&api, cur)
                 .await
                 .map_err(|e| err(api_message(&e)))?;
         }
-        let params = PatchParams::apply(&opts.field_manager).force();
+        let params = PatchParams::apply(&self.policy.field_manager).force();
         let dry = api
             .patch(&r.name, &params.clone().dry_run(), &Patch::Apply(desired))
             .await;
@@ -267,7 +360,7 @@ impl Applier {
             Err(e)
                 if is_immutable(&e)
                     && (opts.force
-                        || annotation(FORCE_ANNOTATION).as_deref() == Some("Enabled")) =>
+                        || annotation(&self.policy.force_annotation).as_deref() == Some("Enabled")) =>
             {
                 return self.recreate(&api, &r, desired, opts).await;
             }
@@ -300,25 +393,21 @@ impl Applier {
         &self,
         api: &Api<DynamicObject>,
         current: &DynamicObject,
-        manager: &str,
     ) -> Result<(), Error> {
+        let manager = self.policy.field_manager.as_str();
         let Some(fields) = &current.metadata.managed_fields else {
             return Ok(());
         };
-        if !fields.iter().any(|f| {
-            f.manager
-                .as_deref()
-                .is_some_and(|m| DRIFT_MANAGERS.contains(&m))
-        }) {
+        if !fields
+            .iter()
+            .any(|f| self.policy.is_drift_manager(f.manager.as_deref()))
+        {
             return Ok(());
         }
         let mut merged: Vec<Value> = Vec::new();
         for f in fields {
             let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-            if f.manager
-                .as_deref()
-                .is_some_and(|m| DRIFT_MANAGERS.contains(&m))
-            {
+            if self.policy.is_drift_manager(f.manager.as_deref()) {
                 v["manager"] = Value::String(manager.to_string());
                 v["operation"] = Value::String("Apply".into());
                 v.as_object_mut().map(|o| o.remove("subresource"));
@@ -368,7 +457,7 @@ impl Applier {
         }
         api.patch(
             &r.name,
-            &PatchParams::apply(&opts.field_manager).force(),
+            &PatchParams::apply(&self.policy.field_manager).force(),
             &Patch::Apply(desired),
         )
         .await
@@ -379,13 +468,14 @@ impl Applier {
         })
     }
 
-    /// Deletes stale objects that carry `owner_labels` and are not annotated
-    /// `kustomize.weir.dev/prune: Disabled`. Returns what was deleted and what could not be.
+    /// Deletes stale objects that carry `owner`'s labels and are not annotated
+    /// `<prune annotation>: Disabled`. Returns what was deleted and what could not be.
     pub async fn prune(
         &self,
         stale: &[ObjectRef],
-        owner_labels: &[(&str, &str)],
+        owner: &Owner,
     ) -> (Vec<Change>, Vec<(ObjectRef, String)>) {
+        let owner_labels = self.policy.owner_labels(owner);
         let mut deleted = Vec::new();
         let mut failed = Vec::new();
         // Delete in reverse apply order: custom resources before their definitions,
@@ -415,7 +505,7 @@ impl Applier {
                 .metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(PRUNE_ANNOTATION))
+                .and_then(|a| a.get(&self.policy.prune_annotation))
                 .map(String::as_str)
                 == Some("Disabled");
             if !owned || disabled || current.metadata.deletion_timestamp.is_some() {
@@ -513,6 +603,44 @@ fn comparable(data: &Value, meta: &kube::api::ObjectMeta) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_keys_follow_the_group() {
+        let p = ApplyPolicy::for_group("helm-controller", "helm.weir.dev");
+        assert_eq!(
+            (
+                p.ssa_annotation.as_str(),
+                p.prune_annotation.as_str(),
+                p.force_annotation.as_str()
+            ),
+            ("helm.weir.dev/ssa", "helm.weir.dev/prune", "helm.weir.dev/force")
+        );
+        assert!(p.is_drift_manager(Some("kubectl-edit")));
+        assert!(!p.is_drift_manager(Some("helm-controller")));
+        assert!(!p.is_drift_manager(None));
+    }
+
+    #[test]
+    fn owner_labels_are_stamped_on_every_object() {
+        let p = ApplyPolicy::for_group("kustomize-controller", "kustomize.weir.dev");
+        let owner = Owner {
+            name: "app".into(),
+            namespace: "flux".into(),
+        };
+        let mut objects = vec![
+            serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "a", "labels": {"x": "1"}}}),
+            serde_json::json!({"kind": "Namespace"}),
+        ];
+        p.stamp_owner(&mut objects, &owner);
+        assert_eq!(
+            objects[0]["metadata"]["labels"],
+            serde_json::json!({"x": "1", "kustomize.weir.dev/name": "app", "kustomize.weir.dev/namespace": "flux"})
+        );
+        assert_eq!(
+            objects[1]["metadata"]["labels"]["kustomize.weir.dev/name"],
+            "app"
+        );
+    }
 
     #[test]
     fn cluster_definitions_go_first() {

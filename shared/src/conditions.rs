@@ -5,48 +5,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-
-/// Condition types shared by every kind.
-pub mod types {
-    /// The object's summary condition.
-    pub const READY: &str = "Ready";
-    /// Present (True) while a reconcile is in progress or must be retried.
-    pub const RECONCILING: &str = "Reconciling";
-    /// Present (True) when the object cannot progress without a spec change.
-    pub const STALLED: &str = "Stalled";
-    /// Source: the artifact in status is present in storage.
-    pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
-    /// Source: the last fetch failed.
-    pub const FETCH_FAILED: &str = "FetchFailed";
-}
-
-/// CamelCase reasons shared by conditions and events.
-pub mod reasons {
-    /// Everything worked.
-    pub const SUCCEEDED: &str = "Succeeded";
-    /// A reconcile is running.
-    pub const PROGRESSING: &str = "Progressing";
-    /// A Git operation (connect, fetch, resolve) failed.
-    pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
-    /// The remote refused the credentials.
-    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
-    /// The spec is invalid.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// A URL in the spec is invalid or not allowed.
-    pub const URL_INVALID: &str = "URLInvalid";
-    /// The referenced Secret could not be read or lacks a key.
-    pub const SECRET_INVALID: &str = "SecretInvalid";
-    /// Writing or reading an artifact failed.
-    pub const ARTIFACT_FAILED: &str = "ArtifactFailed";
-    /// A new artifact was written.
-    pub const NEW_ARTIFACT: &str = "NewArtifact";
-    /// The object is suspended.
-    pub const SUSPENDED: &str = "Suspended";
-    /// A dependency or source is not ready.
-    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
-    /// Talking to the Kubernetes API failed.
-    pub const KUBERNETES_API_FAILED: &str = "KubernetesAPIFailed";
-}
+use weir_api::conditions::types;
 
 /// Condition status values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +62,53 @@ pub fn set(
         }),
     }
     sort(conditions);
+}
+
+/// Sets conditions for one reconcile of one object: carries the object's generation and the
+/// reconcile's clock, so that call sites name only the condition.
+#[derive(Clone, Copy, Debug)]
+pub struct Setter {
+    generation: Option<i64>,
+    now: Timestamp,
+}
+
+impl Setter {
+    /// A setter for an object at `generation`, at time `now`.
+    pub fn new(generation: Option<i64>, now: Timestamp) -> Self {
+        Self { generation, now }
+    }
+
+    /// A setter for `obj` at its current generation, now.
+    pub fn for_object<K: kube::Resource>(obj: &K) -> Self {
+        Self::new(obj.meta().generation, Timestamp::now())
+    }
+
+    /// The generation conditions are recorded for.
+    pub fn generation(&self) -> Option<i64> {
+        self.generation
+    }
+
+    /// Sets `type_` to True.
+    pub fn mark_true(
+        &self,
+        conditions: &mut Vec<Condition>,
+        type_: &str,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        set(conditions, type_, Status::True, reason, message, self.generation, self.now);
+    }
+
+    /// Sets `type_` to False.
+    pub fn mark_false(
+        &self,
+        conditions: &mut Vec<Condition>,
+        type_: &str,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        set(conditions, type_, Status::False, reason, message, self.generation, self.now);
+    }
 }
 
 /// Removes the condition `type_` if present.
@@ -194,7 +200,7 @@ mod tests {
         let mut c = Vec::new();
         set(
             &mut c,
-            types::FETCH_FAILED,
+            "FetchFailed",
             Status::True,
             "X",
             "",
@@ -207,6 +213,6 @@ mod tests {
         assert_eq!(order, ["Ready", "Stalled", "FetchFailed"]);
         remove(&mut c, types::STALLED);
         assert!(!is_true(&c, types::STALLED));
-        assert!(is_true(&c, types::FETCH_FAILED));
+        assert!(is_true(&c, "FetchFailed"));
     }
 }

@@ -1,10 +1,13 @@
 //! The error taxonomy of every reconcile: each error says what happens next.
 //!
-//! - **Stalled**: the user must change the spec; no retry until the object changes.
+//! - **Stalled**: nothing happens until the object changes; only for faults in the spec.
 //! - **Waiting**: a dependency or source is not ready; requeue after the dependency interval.
-//! - **Transient**: retry with exponential backoff, capped at the object's interval.
+//! - **Transient**: retry with exponential backoff, capped at the object's retry interval.
+//!   Faults outside the spec (a commit's content, a Secret's keys, the network) are transient:
+//!   the fix does not change the object, so only a retry can see it.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What the controller does after this error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,8 +20,11 @@ pub enum Next {
     Transient,
 }
 
-/// An error from a reconcile step, with its condition reason and next step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The typed cause of a reconcile error.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error from a reconcile step, with its condition reason, next step and typed cause.
+#[derive(Clone, Debug)]
 pub struct ReconcileError {
     /// What happens next.
     pub next: Next,
@@ -26,39 +32,52 @@ pub struct ReconcileError {
     pub reason: &'static str,
     /// Human message: what failed, with which input, what to do.
     pub message: String,
+    /// The underlying error, kept typed for logs and for callers that classify it.
+    pub cause: Option<Cause>,
 }
 
+impl PartialEq for ReconcileError {
+    fn eq(&self, other: &Self) -> bool {
+        self.next == other.next && self.reason == other.reason && self.message == other.message
+    }
+}
+
+impl Eq for ReconcileError {}
+
 impl ReconcileError {
-    /// The user must change the spec.
-    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+    fn new(next: Next, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            next: Next::Stalled,
+            next,
             reason,
             message: message.into(),
+            cause: None,
         }
+    }
+    /// The user must change the spec.
+    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Next::Stalled, reason, message)
     }
     /// Something this object depends on is not ready yet.
     pub fn waiting(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            next: Next::Waiting,
-            reason,
-            message: message.into(),
-        }
+        Self::new(Next::Waiting, reason, message)
     }
     /// A failure that a retry may fix.
     pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            next: Next::Transient,
-            reason,
-            message: message.into(),
-        }
+        Self::new(Next::Transient, reason, message)
     }
-    /// A failed call to the Kubernetes API: transient.
-    pub fn kube(context: &str, err: &kube::Error) -> Self {
+    /// Keeps `cause` as the typed source of this error.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+    /// A failed call to the Kubernetes API: transient, with the kube error as cause.
+    pub fn kube(context: &str, err: kube::Error) -> Self {
         Self::transient(
-            crate::conditions::reasons::KUBERNETES_API_FAILED,
+            weir_api::conditions::reasons::KUBERNETES_API_FAILED,
             format!("{context}: {err}"),
         )
+        .with_cause(err)
     }
 }
 
@@ -73,4 +92,10 @@ impl fmt::Display for ReconcileError {
     }
 }
 
-impl std::error::Error for ReconcileError {}
+impl std::error::Error for ReconcileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}

@@ -11,39 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use serde::Serialize;
-
-/// Severity of an event, in the notification wire format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Normal progress.
-    Info,
-    /// A failure.
-    Error,
-}
-
-/// The JSON body POSTed to the event sink (`--events-addr`).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventPayload {
-    /// The object the event is about.
-    pub involved_object: ObjectReference,
-    /// `info` or `error`.
-    pub severity: Severity,
-    /// RFC 3339 time of the event.
-    pub timestamp: String,
-    /// Human message.
-    pub message: String,
-    /// CamelCase reason.
-    pub reason: String,
-    /// Extra data, e.g. `source.weir.dev/revision`.
-    pub metadata: BTreeMap<String, String>,
-    /// The controller's name.
-    pub reporting_controller: String,
-    /// The controller's instance (pod or host name).
-    pub reporting_instance: String,
-}
+pub use weir_api::event::{EventPayload, Severity};
 
 /// Publishes events to Kubernetes and, optionally, to the notification endpoint.
 ///

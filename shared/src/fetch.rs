@@ -41,7 +41,7 @@ pub enum FetchError {
 }
 
 /// Downloads `url` (at most `max_bytes`), checks it hashes to `digest` (`sha256:<hex>`) and
-/// unpacks it into `dest`, which must not exist yet.
+/// unpacks it into `dest`, which must not exist yet. Returns the unpacked size in bytes.
 ///
 /// # Errors
 /// [`FetchError`].
@@ -51,7 +51,7 @@ pub async fn fetch_and_unpack(
     digest: &str,
     dest: &Path,
     limits: untar::Limits,
-) -> Result<(), FetchError> {
+) -> Result<u64, FetchError> {
     let download = |message: String| FetchError::Download {
         url: url.to_string(),
         message,
@@ -86,7 +86,7 @@ pub async fn fetch_and_unpack(
     let dest = dest.to_path_buf();
     let result = tokio::task::spawn_blocking(move || untar::unpack(&bytes, &dest, limits)).await;
     match result {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(size)) => Ok(size),
         Ok(Err(m)) => Err(FetchError::Unpack {
             url: url.to_string(),
             message: m,

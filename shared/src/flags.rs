@@ -81,3 +81,23 @@ pub struct RuntimeFlags {
     #[arg(long, env = "WEIR_EVENTS_ADDR")]
     pub events_addr: Option<String>,
 }
+
+/// Every flag the controllers share, as one group: `#[command(flatten)] common: ControllerFlags`.
+#[derive(Args, Clone, Debug)]
+pub struct ControllerFlags {
+    /// How to reach the Kubernetes API.
+    #[command(flatten)]
+    pub kube: KubeFlags,
+    /// Leader election.
+    #[command(flatten)]
+    pub leader: LeaderFlags,
+    /// Health, readiness and metrics endpoints.
+    #[command(flatten)]
+    pub probes: ProbeFlags,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogFlags,
+    /// Reconcile loop tuning.
+    #[command(flatten)]
+    pub runtime: RuntimeFlags,
+}

@@ -1,15 +1,21 @@
-//! The runtime every Weir controller uses: conditions, the reconcile driver and its error
-//! policy, status patching, events, leader election, metrics, health endpoints, flags,
-//! logging, and artifact storage and serving.
+//! The runtime every Weir controller uses: conditions, the one reconcile driver and its
+//! error policy, status patching, events, leader election, metrics, health endpoints, flags,
+//! logging, artifact storage, serving, fetch and the unpack cache, safe untar, the
+//! kind-agnostic server-side apply engine, inventories, kstatus health and dependency
+//! readiness.
 
 pub mod apply;
 pub mod archive;
+pub mod artifact_cache;
 pub mod conditions;
+pub mod dependencies;
+pub mod driver;
 pub mod duration;
 pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod flags;
+pub mod health;
 pub mod inventory;
 pub mod leader;
 pub mod metrics;

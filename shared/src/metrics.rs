@@ -17,6 +17,12 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    kind: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConditionLabels {
     kind: String,
     namespace: String,
@@ -37,7 +43,7 @@ struct ConditionStatusLabels {
 pub struct Metrics {
     registry: Arc<Registry>,
     duration: Family<KindLabels, Histogram>,
-    errors: Family<KindLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
     conditions: Family<ConditionLabels, Gauge>,
 }
 
@@ -46,7 +52,7 @@ impl Default for Metrics {
         let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
-        let errors = Family::<KindLabels, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
         let conditions = Family::<ConditionLabels, Gauge>::default();
         let mut registry = Registry::with_prefix("weir");
         registry.register(
@@ -56,7 +62,7 @@ impl Default for Metrics {
         );
         registry.register(
             "reconcile_errors",
-            "Reconciles that ended in an error",
+            "Reconciles that ended in an error, by kind and condition reason",
             errors.clone(),
         );
         registry.register(
@@ -85,10 +91,13 @@ impl Metrics {
         }
     }
 
-    /// Counts a reconcile error of `kind`.
-    pub fn reconcile_failed(&self, kind: &str) {
+    /// Counts a reconcile error of `kind` with the condition reason `reason`.
+    pub fn reconcile_failed(&self, kind: &str, reason: &str) {
         self.errors
-            .get_or_create(&KindLabels { kind: kind.into() })
+            .get_or_create(&ErrorLabels {
+                kind: kind.into(),
+                reason: reason.into(),
+            })
             .inc();
     }
 
@@ -147,7 +156,7 @@ mod tests {
     fn exposes_the_three_metric_families() {
         let m = Metrics::default();
         drop(m.reconcile_timer("GitRepository"));
-        m.reconcile_failed("GitRepository");
+        m.reconcile_failed("GitRepository", "GitOperationFailed");
         m.set_condition("GitRepository", "ns", "podinfo", "Ready", "True");
         let text = m.encode();
         assert!(
@@ -155,7 +164,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("weir_reconcile_errors_total{kind=\"GitRepository\"} 1"),
+            text.contains(
+                "weir_reconcile_errors_total{kind=\"GitRepository\",reason=\"GitOperationFailed\"} 1"
+            ),
             "{text}"
         );
         assert!(

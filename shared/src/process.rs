@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::flags::{KubeFlags, LeaderFlags, ProbeFlags};
+use crate::flags::ControllerFlags;
 use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
 use crate::server::{Readiness, serve_probes};
@@ -34,12 +34,8 @@ impl Process {
     ///
     /// # Errors
     /// Kubeconfig or bind failures.
-    pub async fn start(
-        kube: &KubeFlags,
-        probes: &ProbeFlags,
-        leader: &LeaderFlags,
-        lease_name: &str,
-    ) -> anyhow::Result<Option<Self>> {
+    pub async fn start(flags: &ControllerFlags, lease_name: &str) -> anyhow::Result<Option<Self>> {
+        let (kube, probes, leader) = (&flags.kube, &flags.probes, &flags.leader);
         crate::install_crypto_provider();
         let client = crate::kube_client(kube).await?;
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -28,11 +28,11 @@ impl Default for Limits {
     }
 }
 
-/// Unpacks a tar.gz into `dest` (created; must not exist).
+/// Unpacks a tar.gz into `dest` (created; must not exist). Returns the bytes written.
 ///
 /// # Errors
 /// A message naming the offending entry.
-pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<(), String> {
+pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<u64, String> {
     std::fs::create_dir(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
     let mut archive = tar::Archive::new(GzDecoder::new(bytes));
     let mut total: u64 = 0;
@@ -93,7 +93,7 @@ pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(total)
 }
 
 fn safe_relative(path: &Path) -> Result<PathBuf, String> {

@@ -13,17 +13,17 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, Event as Finalizer};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
+use weir_api::conditions::reasons;
 use weir_api::meta::Artifact;
+use weir_api::source::conditions::{reasons as source_reasons, types as source_types};
 use weir_api::source::{
     DEFAULT_GIT_TIMEOUT, GitRepository, GitRepositorySpec, GitRepositoryStatus,
 };
-use weir_shared::conditions::{self, Status, reasons, types};
-use weir_shared::events::{EventRecorder, Severity};
-use weir_shared::metrics::Metrics;
-use weir_shared::reconcile::{self, Backoff};
+use weir_shared::conditions::{self, Setter};
+use weir_shared::driver::{Reconciler, Runtime};
+use weir_shared::events::Severity;
+use weir_shared::reconcile::{ConditionSet, Requeue};
 use weir_shared::storage::Storage;
 use weir_shared::{ReconcileError, duration};
 
@@ -45,131 +45,70 @@ pub struct Settings {
     pub artifact_retention: usize,
     /// Where per-object Git caches live.
     pub git_cache_root: PathBuf,
-    /// Requeue delay of a *waiting* error (`--requeue-dependency`).
-    pub requeue_dependency: Duration,
 }
 
 /// Everything a reconcile needs.
 pub struct Context {
-    /// Kubernetes client.
-    pub client: Client,
+    /// Client, events, metrics, backoff.
+    pub runtime: Runtime,
     /// Artifact storage.
     pub storage: Storage,
-    /// Events.
-    pub recorder: EventRecorder,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Transient-error backoff.
-    pub backoff: Backoff,
     /// Settings.
     pub settings: Settings,
 }
 
-/// Top-level reconcile: adds the finalizer, dispatches apply or cleanup.
-///
-/// # Errors
-/// Only when the finalizer or status cannot be written; step failures are recorded in status.
-pub async fn reconcile(
-    obj: Arc<GitRepository>,
-    ctx: Arc<Context>,
-) -> Result<Action, finalizer::Error<ReconcileError>> {
-    let ns = obj.namespace().unwrap_or_default();
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer::finalizer(&api, weir_api::FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(obj) => reconcile_apply(&obj, &ctx).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
-        }
-    })
-    .await
-}
-
-/// What the controller does when the top-level reconcile itself failed (finalizer or status
-/// write): retry with backoff.
-pub fn error_policy(
-    obj: Arc<GitRepository>,
-    err: &finalizer::Error<ReconcileError>,
-    ctx: Arc<Context>,
-) -> Action {
-    reconcile::top_level_failure(KIND, obj.as_ref(), err, &ctx.metrics, &ctx.backoff)
-}
-
-async fn reconcile_apply(obj: &GitRepository, ctx: &Context) -> Result<Action, ReconcileError> {
-    let _timer = ctx.metrics.reconcile_timer(KIND);
-    let name = obj.name_any();
-    let ns = obj.namespace().unwrap_or_default();
-    if obj.spec.suspend {
-        tracing::debug!(%name, %ns, "suspended; skipping");
-        return Ok(Action::await_change());
-    }
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &ns);
-    let generation = obj.meta().generation;
-    let previous = obj.status.clone().unwrap_or_default();
-    let mut status = previous.clone();
-    let interval = duration::parse(&obj.spec.interval).unwrap_or(Duration::from_secs(60));
-
-    let outcome = run_steps(obj, ctx, &mut status).await;
-
-    reconcile::summarize(
-        &mut status.conditions,
-        &outcome,
-        generation,
-        Timestamp::now(),
-    );
-    status.observed_generation = generation;
-    if let Some(token) = reconcile::requested_at(obj) {
-        status.last_handled_reconcile_at = Some(token);
-    }
-    reconcile::patch_status(&api, &name, &status).await?;
-    for c in &status.conditions {
-        ctx.metrics
-            .set_condition(KIND, &ns, &name, &c.type_, &c.status);
-    }
-    if let Err(e) = &outcome {
-        ctx.metrics.reconcile_failed(KIND);
-        tracing::warn!(%name, %ns, reason = e.reason, error = %e.message, "reconcile failed");
-        let changed = conditions::get(&previous.conditions, types::READY)
-            .is_none_or(|c| c.message != e.message);
-        if changed {
-            let meta = revision_metadata(status.artifact.as_ref());
-            ctx.recorder
-                .publish(
-                    &obj.object_ref(&()),
-                    Severity::Error,
-                    e.reason,
-                    &e.message,
-                    meta,
-                )
-                .await;
-        }
-    }
-    Ok(reconcile::next_action(
-        &outcome,
-        &reconcile::object_key(obj),
-        interval,
-        ctx.settings.requeue_dependency,
-        &ctx.backoff,
-    ))
-}
-
-/// The ordered steps. Each sets the conditions it owns on `status`.
-async fn run_steps(
-    obj: &GitRepository,
-    ctx: &Context,
-    status: &mut GitRepositoryStatus,
-) -> Result<String, ReconcileError> {
-    let spec = validate(&obj.spec, ctx.settings.allow_file_urls)?;
-    let auth = load_credentials(obj, ctx).await?;
-    let fetched = fetch(obj, ctx, &spec, auth, status).await?;
-    let Some(files) = fetched.files else {
-        return Ok(format!(
-            "stored artifact for revision '{}'",
-            fetched.resolved.revision
-        ));
+impl Reconciler for Context {
+    type Object = GitRepository;
+    type Status = GitRepositoryStatus;
+    const KIND: &'static str = KIND;
+    const CONDITIONS: ConditionSet = ConditionSet {
+        owned: &[source_types::ARTIFACT_IN_STORAGE, source_types::FETCH_FAILED],
+        summarized: &[source_types::FETCH_FAILED, source_types::ARTIFACT_IN_STORAGE],
+        negative: &[source_types::FETCH_FAILED],
     };
-    let archive = package::pack(files, obj.spec.ignore.as_deref())
-        .map_err(|e| ReconcileError::stalled(reasons::INVALID_SPEC, e))?;
-    store(obj, ctx, status, &fetched.resolved, &archive).await
+
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn status(obj: &GitRepository) -> Option<&GitRepositoryStatus> {
+        obj.status.as_ref()
+    }
+
+    fn suspended(obj: &GitRepository) -> bool {
+        obj.spec.suspend
+    }
+
+    fn requeue(obj: &GitRepository) -> Result<Requeue, ReconcileError> {
+        Requeue::from_spec(&obj.spec.interval, None)
+    }
+
+    async fn run_steps(
+        &self,
+        obj: &GitRepository,
+        status: &mut GitRepositoryStatus,
+        setter: Setter,
+    ) -> Result<String, ReconcileError> {
+        let spec = validate(&obj.spec, self.settings.allow_file_urls)?;
+        let auth = load_credentials(obj, self).await?;
+        let fetched = fetch(obj, self, &spec, auth, status, setter).await?;
+        let Some(files) = fetched.files else {
+            return Ok(format!(
+                "stored artifact for revision '{}'",
+                fetched.resolved.revision
+            ));
+        };
+        let archive = package::pack(files, obj.spec.ignore.as_deref()).map_err(pack_error)?;
+        store(obj, self, status, &fetched.resolved, &archive, setter).await
+    }
+
+    fn event_metadata(status: &GitRepositoryStatus) -> BTreeMap<String, String> {
+        revision_metadata(status.artifact.as_ref())
+    }
+
+    async fn cleanup(&self, obj: &GitRepository) -> Result<(), ReconcileError> {
+        cleanup(obj, self).await
+    }
 }
 
 /// A spec checked for what the API server's schema cannot express.
@@ -181,7 +120,26 @@ pub struct ValidSpec {
     pub timeout: Duration,
 }
 
-/// Validates URL, ref, interval and timeout. Sets no condition; failures stall.
+/// A packing failure: an invalid `spec.ignore` stalls (the spec must change); an invalid
+/// `.sourceignore` in the commit is retried (a new commit fixes it without touching the spec).
+fn pack_error(e: package::PackError) -> ReconcileError {
+    use crate::sourceignore::IgnoreError;
+    let err = match &e {
+        package::PackError::Ignore(IgnoreError::Spec(m)) => {
+            ReconcileError::stalled(reasons::INVALID_SPEC, m.clone())
+        }
+        package::PackError::Ignore(IgnoreError::Commit(m)) => ReconcileError::transient(
+            source_reasons::IGNORE_RULES_INVALID,
+            format!("{m}: fix the pattern in a new commit"),
+        ),
+        package::PackError::Archive(_) => {
+            ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string())
+        }
+    };
+    err.with_cause(e)
+}
+
+/// Validates URL, ref, interval, timeout and `spec.ignore`. Sets no condition; failures stall.
 ///
 /// # Errors
 /// Stalled with `URLInvalid` or `InvalidSpec`, naming the offending value.
@@ -200,6 +158,10 @@ pub fn validate(
         duration::parse(spec.timeout.as_deref().unwrap_or(DEFAULT_GIT_TIMEOUT)).map_err(|m| {
             ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.timeout: {m}"))
         })?;
+    if let Some(ignore) = spec.ignore.as_deref() {
+        crate::sourceignore::IgnoreRules::new(&[], Some(ignore))
+            .map_err(|e| ReconcileError::stalled(reasons::INVALID_SPEC, e.to_string()))?;
+    }
     Ok(ValidSpec { plan, timeout })
 }
 
@@ -233,7 +195,7 @@ async fn load_credentials(obj: &GitRepository, ctx: &Context) -> Result<Auth, Re
         return Ok(Auth::default());
     };
     let ns = obj.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), &ns);
     let secret = secrets.get_opt(&secret_ref.name).await.map_err(|e| {
         ReconcileError::transient(
             reasons::AUTHENTICATION_FAILED,
@@ -249,8 +211,10 @@ async fn load_credentials(obj: &GitRepository, ctx: &Context) -> Result<Auth, Re
             ),
         ));
     };
+    // Transient, not stalled: the fix is a change to the Secret, which does not change the
+    // GitRepository.
     auth_from_secret(&secret.data.unwrap_or_default()).map_err(|m| {
-        ReconcileError::stalled(
+        ReconcileError::transient(
             reasons::AUTHENTICATION_FAILED,
             format!("Secret {ns}/{}: {m}", secret_ref.name),
         )
@@ -296,9 +260,9 @@ async fn fetch(
     spec: &ValidSpec,
     auth: Auth,
     status: &mut GitRepositoryStatus,
+    setter: Setter,
 ) -> Result<Fetched, ReconcileError> {
-    let now = Timestamp::now();
-    let generation = obj.meta().generation;
+    let generation = setter.generation();
     let cache_dir = ctx
         .settings
         .git_cache_root
@@ -351,7 +315,7 @@ async fn fetch(
     };
     match result {
         Ok(fetched) => {
-            conditions::remove(&mut status.conditions, types::FETCH_FAILED);
+            conditions::remove(&mut status.conditions, source_types::FETCH_FAILED);
             Ok(fetched)
         }
         Err(e) => {
@@ -360,18 +324,15 @@ async fn fetch(
                     ReconcileError::transient(reasons::AUTHENTICATION_FAILED, m)
                 }
                 GitError::Operation(m) => {
-                    ReconcileError::transient(reasons::GIT_OPERATION_FAILED, m)
+                    ReconcileError::transient(source_reasons::GIT_OPERATION_FAILED, m)
                 }
                 GitError::Invalid(m) => ReconcileError::stalled(reasons::INVALID_SPEC, m),
             };
-            conditions::set(
+            setter.mark_true(
                 &mut status.conditions,
-                types::FETCH_FAILED,
-                Status::True,
+                source_types::FETCH_FAILED,
                 err.reason,
                 err.message.clone(),
-                generation,
-                now,
             );
             Err(err)
         }
@@ -386,6 +347,7 @@ async fn store(
     status: &mut GitRepositoryStatus,
     resolved: &reference::Resolved,
     archive: &[u8],
+    setter: Setter,
 ) -> Result<String, ReconcileError> {
     let ns = obj.namespace().unwrap_or_default();
     let dir = Storage::object_dir(KIND, &ns, &obj.name_any());
@@ -427,14 +389,11 @@ async fn store(
         });
     }
     let message = format!("stored artifact for revision '{}'", resolved.revision);
-    conditions::set(
+    setter.mark_true(
         &mut status.conditions,
-        types::ARTIFACT_IN_STORAGE,
-        Status::True,
+        source_types::ARTIFACT_IN_STORAGE,
         reasons::SUCCEEDED,
         message.clone(),
-        obj.meta().generation,
-        now,
     );
     match ctx
         .storage
@@ -448,11 +407,12 @@ async fn store(
     }
     if revision_changed {
         let meta = revision_metadata(status.artifact.as_ref());
-        ctx.recorder
+        ctx.runtime
+            .recorder
             .publish(
                 &obj.object_ref(&()),
                 Severity::Info,
-                reasons::NEW_ARTIFACT,
+                source_reasons::NEW_ARTIFACT,
                 &format!("stored artifact for commit '{}'", resolved.commit),
                 meta,
             )
@@ -468,7 +428,7 @@ fn revision_metadata(artifact: Option<&Artifact>) -> BTreeMap<String, String> {
 }
 
 /// Deletion: removes the object's artifacts and Git cache.
-async fn cleanup(obj: &GitRepository, ctx: &Context) -> Result<Action, ReconcileError> {
+async fn cleanup(obj: &GitRepository, ctx: &Context) -> Result<(), ReconcileError> {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     ctx.storage
@@ -485,12 +445,8 @@ async fn cleanup(obj: &GitRepository, ctx: &Context) -> Result<Action, Reconcile
     {
         tracing::warn!(error = %e, cache = %cache.display(), "removing Git cache failed");
     }
-    ctx.backoff.reset(&format!("{ns}/{name}"));
-    for t in [types::READY, types::RECONCILING, types::STALLED] {
-        ctx.metrics.set_condition(KIND, &ns, &name, t, "Deleted");
-    }
     tracing::info!(%name, %ns, "deleted artifacts");
-    Ok(Action::await_change())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,14 +3,25 @@
 use weir_shared::archive::{self, FileEntry};
 
 use crate::git::TreeFile;
-use crate::sourceignore::{IgnoreRules, SOURCEIGNORE};
+use crate::sourceignore::{IgnoreError, IgnoreRules, SOURCEIGNORE};
+
+/// Why a commit could not be packed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// An ignore pattern is invalid.
+    #[error(transparent)]
+    Ignore(#[from] IgnoreError),
+    /// Writing the archive failed.
+    #[error("packing artifact: {0}")]
+    Archive(#[source] std::io::Error),
+}
 
 /// Filters `files` through the default exclusions, `.sourceignore` files and `spec.ignore`,
 /// and packs the rest.
 ///
 /// # Errors
-/// A message naming the file with an invalid ignore pattern, or an I/O error of the packer.
-pub fn pack(files: Vec<TreeFile>, spec_ignore: Option<&str>) -> Result<Vec<u8>, String> {
+/// [`PackError`]: an invalid ignore pattern (naming its file and line) or an I/O error.
+pub fn pack(files: Vec<TreeFile>, spec_ignore: Option<&str>) -> Result<Vec<u8>, PackError> {
     let sourceignores: Vec<(String, String)> = files
         .iter()
         .filter(|f| f.path == SOURCEIGNORE || f.path.ends_with(&format!("/{SOURCEIGNORE}")))
@@ -34,5 +45,5 @@ pub fn pack(files: Vec<TreeFile>, spec_ignore: Option<&str>) -> Result<Vec<u8>, 
             contents: f.contents,
         })
         .collect();
-    archive::pack(kept).map_err(|e| format!("packing artifact: {e}"))
+    archive::pack(kept).map_err(PackError::Archive)
 }

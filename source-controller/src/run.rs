@@ -7,33 +7,20 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use futures::StreamExt;
-use kube::api::Api;
-use kube::runtime::Controller;
-use kube::runtime::controller::Config as ControllerConfig;
 use weir_api::source::GitRepository;
-use weir_shared::events::EventRecorder;
-use weir_shared::flags::{KubeFlags, LeaderFlags, LogFlags, ProbeFlags, RuntimeFlags};
+use weir_shared::driver::{self, Runtime};
+use weir_shared::flags::ControllerFlags;
 use weir_shared::process::Process;
 use weir_shared::storage::{self, Storage};
-use weir_shared::watch;
 
-use crate::controller::{self, CONTROLLER_NAME, Context, Settings};
+use crate::controller::{CONTROLLER_NAME, Context, Settings};
 
 /// source-controller: fetches Git repositories and serves them as artifacts.
 #[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 pub struct Flags {
     #[command(flatten)]
-    pub kube: KubeFlags,
-    #[command(flatten)]
-    pub leader: LeaderFlags,
-    #[command(flatten)]
-    pub probes: ProbeFlags,
-    #[command(flatten)]
-    pub log: LogFlags,
-    #[command(flatten)]
-    pub runtime: RuntimeFlags,
+    pub common: ControllerFlags,
     /// Root folder of artifact storage.
     #[arg(long, env = "WEIR_STORAGE_PATH", default_value = "/data")]
     pub storage_path: PathBuf,
@@ -57,12 +44,9 @@ pub struct Flags {
 /// # Errors
 /// Startup failures (kubeconfig, bind addresses, storage folder) and loss of leadership.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    let Some(process) =
-        Process::start(&flags.kube, &flags.probes, &flags.leader, CONTROLLER_NAME).await?
-    else {
+    let Some(process) = Process::start(&flags.common, CONTROLLER_NAME).await? else {
         return Ok(());
     };
-    let client = process.client.clone();
     std::fs::create_dir_all(&flags.storage_path)
         .with_context(|| format!("creating storage folder {}", flags.storage_path.display()))?;
     let adv = flags
@@ -74,39 +58,18 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let server = tokio::spawn(storage::serve(store.clone(), listener, process.stopped()));
 
     let ctx = Arc::new(Context {
-        client: client.clone(),
+        runtime: Runtime::new(&process, CONTROLLER_NAME, &flags.common.runtime),
         storage: store,
-        recorder: EventRecorder::new(
-            client.clone(),
-            CONTROLLER_NAME,
-            flags.runtime.events_addr.as_deref(),
-        ),
-        metrics: process.metrics.clone(),
-        backoff: Default::default(),
         settings: Settings {
             allow_file_urls: flags.allow_file_urls,
             artifact_retention: flags.artifact_retention.max(1),
             git_cache_root: flags.storage_path.join(".git-cache"),
-            requeue_dependency: flags.runtime.requeue_dependency,
         },
     });
-    let api: Api<GitRepository> = Api::all(client);
-    let (reader, changes) = watch::filtered_changes(
-        api,
-        watch::watcher_config(flags.runtime.watch_label_selector.as_deref()),
-    );
-    process.readiness.set_ready();
+    let (_, controller) =
+        driver::controller_for::<GitRepository>(process.client.clone(), &flags.common.runtime);
     tracing::info!(storage = %flags.storage_path.display(), addr = %flags.storage_addr, "source-controller started");
-    Controller::for_stream(changes, reader)
-        .with_config(ControllerConfig::default().concurrency(flags.runtime.concurrent))
-        .graceful_shutdown_on(process.stopped())
-        .run(controller::reconcile, controller::error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "controller event");
-            }
-        })
-        .await;
+    driver::run_controller(controller, ctx, &process).await;
 
     server.await.context("artifact server task")??;
     process.finish().await

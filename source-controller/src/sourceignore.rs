@@ -39,6 +39,18 @@ pub const DEFAULT_EXCLUSIONS: &[&str] = &[
     "**/.flux.yaml",
 ];
 
+/// An invalid ignore pattern, by where it comes from: the spec (the user must change it) or a
+/// `.sourceignore` file in the commit (a new commit can fix it, so it is retried).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreError {
+    /// `spec.ignore` (or a default exclusion) is invalid.
+    #[error("{0}")]
+    Spec(String),
+    /// A `.sourceignore` file of the commit is invalid.
+    #[error("{0}")]
+    Commit(String),
+}
+
 /// A compiled set of ignore rules.
 pub struct IgnoreRules {
     root: Gitignore,
@@ -51,38 +63,41 @@ impl IgnoreRules {
     /// `dir` empty for the root), then `spec.ignore`.
     ///
     /// # Errors
-    /// A message naming the file (or `spec.ignore`) with an invalid pattern.
+    /// [`IgnoreError`] naming the file (or `spec.ignore`) and line with an invalid pattern.
     pub fn new(
         sourceignores: &[(String, String)],
         spec_ignore: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, IgnoreError> {
         let fake_root = PathBuf::from("/");
         let mut root = GitignoreBuilder::new(&fake_root);
         for line in DEFAULT_EXCLUSIONS {
             root.add_line(None, line)
-                .map_err(|e| format!("default exclusion {line:?}: {e}"))?;
+                .map_err(|e| IgnoreError::Spec(format!("default exclusion {line:?}: {e}")))?;
         }
         let mut nested_files: Vec<&(String, String)> = Vec::new();
         for entry in sourceignores {
             if entry.0.is_empty() {
-                add_lines(&mut root, &entry.1, SOURCEIGNORE)?;
+                add_lines(&mut root, &entry.1, SOURCEIGNORE).map_err(IgnoreError::Commit)?;
             } else {
                 nested_files.push(entry);
             }
         }
         if let Some(spec) = spec_ignore {
-            add_lines(&mut root, spec, "spec.ignore")?;
+            add_lines(&mut root, spec, "spec.ignore").map_err(IgnoreError::Spec)?;
         }
-        let root = root.build().map_err(|e| format!("ignore rules: {e}"))?;
+        let root = root
+            .build()
+            .map_err(|e| IgnoreError::Commit(format!("ignore rules: {e}")))?;
         nested_files.sort_by_key(|(dir, _)| dir.matches('/').count());
         let mut nested = Vec::new();
         for (dir, contents) in nested_files {
+            let origin = format!("{dir}/{SOURCEIGNORE}");
             let mut b = GitignoreBuilder::new(fake_root.join(dir));
-            add_lines(&mut b, contents, &format!("{dir}/{SOURCEIGNORE}"))?;
+            add_lines(&mut b, contents, &origin).map_err(IgnoreError::Commit)?;
             nested.push((
                 dir.clone(),
                 b.build()
-                    .map_err(|e| format!("{dir}/{SOURCEIGNORE}: {e}"))?,
+                    .map_err(|e| IgnoreError::Commit(format!("{origin}: {e}")))?,
             ));
         }
         Ok(Self { root, nested })
@@ -125,7 +140,7 @@ mod tests {
 
     #[test]
     fn defaults_exclude_vcs_ci_and_binaries() -> Result<(), String> {
-        let rules = IgnoreRules::new(&[], None)?;
+        let rules = IgnoreRules::new(&[], None).map_err(|e| e.to_string())?;
         for p in [
             ".git/config",
             ".github/workflows/ci.yaml",
@@ -147,7 +162,7 @@ mod tests {
             (String::new(), "*.md\n/tests/\n".to_string()),
             ("apps".to_string(), "secret.yaml\n!keep.md\n".to_string()),
         ];
-        let rules = IgnoreRules::new(&files, Some("!README.md\n*.txt"))?;
+        let rules = IgnoreRules::new(&files, Some("!README.md\n*.txt")).map_err(|e| e.to_string())?;
         assert!(rules.is_ignored("docs/guide.md", false));
         assert!(
             !rules.is_ignored("README.md", false),

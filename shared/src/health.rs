@@ -1,7 +1,102 @@
 //! Readiness of applied objects, kstatus-style: current (ready), in progress, or failed.
-//! Pure: it looks at an object's status, not at the cluster.
+//! [`health`] and [`verdict`] are pure: they look at objects' status, not at the cluster;
+//! [`wait_healthy`] only fetches the objects and feeds them to them until a verdict.
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::apply::Applier;
+use crate::inventory::ObjectRef;
+
+/// The health of a set of objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every object is ready.
+    Healthy,
+    /// Some are not ready yet: `<object>: <why>` for each.
+    Pending(Vec<String>),
+    /// One object will not become ready: `<object>: <why>`.
+    Failed(String),
+}
+
+/// The verdict over objects as observed (`None`: not found). The first failed object decides;
+/// otherwise every object not yet ready is listed.
+pub fn verdict(observed: &[(ObjectRef, Option<Value>)]) -> Verdict {
+    let mut pending = Vec::new();
+    for (r, obj) in observed {
+        let Some(obj) = obj else {
+            pending.push(format!("{r}: not found"));
+            continue;
+        };
+        match health(obj) {
+            Health::Current => {}
+            Health::InProgress(m) => pending.push(format!("{r}: {m}")),
+            Health::Failed(m) => return Verdict::Failed(format!("{r}: {m}")),
+        }
+    }
+    if pending.is_empty() {
+        Verdict::Healthy
+    } else {
+        Verdict::Pending(pending)
+    }
+}
+
+/// Why waiting for health ended without every object ready.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HealthError {
+    /// An object failed: `<object>: <why>`.
+    #[error("health check failed: {0}")]
+    Failed(String),
+    /// The timeout passed with objects still pending.
+    #[error("health check timed out after {}: {}", crate::duration::format(*.timeout), .pending.join("; "))]
+    TimedOut {
+        /// The timeout.
+        timeout: Duration,
+        /// `<object>: <why>` of each pending object.
+        pending: Vec<String>,
+    },
+    /// The objects could not be read.
+    #[error("health check: {0}")]
+    Api(String),
+}
+
+/// Polls `refs` every second until all are ready (Ok), one fails, or `timeout` passes.
+///
+/// # Errors
+/// [`HealthError`].
+pub async fn wait_healthy(
+    applier: &Applier,
+    refs: &[ObjectRef],
+    timeout: Duration,
+) -> Result<(), HealthError> {
+    let start = Instant::now();
+    loop {
+        let mut observed = Vec::with_capacity(refs.len());
+        for r in refs {
+            let api = applier
+                .api_for(r)
+                .await
+                .map_err(|e| HealthError::Api(e.to_string()))?;
+            let current = api
+                .get_opt(&r.name)
+                .await
+                .map_err(|e| HealthError::Api(e.to_string()))?;
+            observed.push((
+                r.clone(),
+                current.map(|c| serde_json::to_value(&c).unwrap_or(Value::Null)),
+            ));
+        }
+        match verdict(&observed) {
+            Verdict::Healthy => return Ok(()),
+            Verdict::Failed(m) => return Err(HealthError::Failed(m)),
+            Verdict::Pending(pending) if start.elapsed() >= timeout => {
+                return Err(HealthError::TimedOut { timeout, pending });
+            }
+            Verdict::Pending(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
 
 /// Readiness of one object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +259,36 @@ pub fn health(obj: &Value) -> Health {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn verdict_table() {
+        let r = |name: &str| ObjectRef {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: "ns".into(),
+            name: name.into(),
+        };
+        let ready = json!({"kind": "ConfigMap", "metadata": {"name": "x"}});
+        let failed = json!({"kind": "Job", "metadata": {"generation": 1}, "status": {"conditions": [{"type": "Failed", "status": "True", "message": "boom"}]}});
+        let cases: Vec<(&str, Vec<(ObjectRef, Option<Value>)>, Verdict)> = vec![
+            ("nothing to check", vec![], Verdict::Healthy),
+            ("all ready", vec![(r("a"), Some(ready.clone()))], Verdict::Healthy),
+            (
+                "missing is pending",
+                vec![(r("a"), Some(ready.clone())), (r("b"), None)],
+                Verdict::Pending(vec!["Deployment/ns/b: not found".into()]),
+            ),
+            (
+                "a failure decides over pending ones",
+                vec![(r("a"), None), (r("b"), Some(failed))],
+                Verdict::Failed("Deployment/ns/b: job failed: boom".into()),
+            ),
+        ];
+        for (name, observed, want) in cases {
+            assert_eq!(verdict(&observed), want, "{name}");
+        }
+    }
 
     #[test]
     fn deployments() {
