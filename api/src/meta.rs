@@ -38,7 +38,9 @@ pub trait ReconcileStatus: Default + Clone + Serialize + Send + Sync {
     /// The kstatus conditions.
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
     /// The kstatus conditions, to change.
-    fn conditions_mut(&mut self) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
+    fn conditions_mut(
+        &mut self,
+    ) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
     /// Records the generation this status describes.
     fn set_observed_generation(&mut self, generation: Option<i64>);
     /// Echoes a handled `reconcile.weir.dev/requestedAt` token.

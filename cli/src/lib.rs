@@ -58,12 +58,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 Some(r) => r,
                 None => std::env::current_dir()?,
             };
-            let resources = kustomize_controller::kustomize::build(&root, &path)
+            let resources = weir_kustomize::build(&root, &path)
                 .map_err(|e| anyhow::anyhow!("building {}: {e}", path.display()))?;
             match output {
-                Format::Yaml => out.write_all(
-                    kustomize_controller::yaml::to_string_multi(&resources).as_bytes(),
-                )?,
+                Format::Yaml => out.write_all(weir_yaml::to_string_multi(&resources).as_bytes())?,
                 Format::Json => {
                     serde_json::to_writer_pretty(&mut *out, &resources)?;
                     out.write_all(b"\n")?;

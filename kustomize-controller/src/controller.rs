@@ -1,228 +1,183 @@
-//! The Kustomization reconciler: a short driver over named steps.
+//! The Kustomization reconciler: its steps on the shared driver.
 //!
-//! `finalizer → suspended? → validate → dependencies → source artifact → fetch (digest
-//! verified) → build → substitute → apply → prune → health → one status patch → requeue`.
-//! Nothing is pruned when anything before prune failed.
+//! `validate → source artifact → dependencies → fetch (digest verified, cached) → build →
+//! substitute → apply → prune → health`; the driver summarises, writes status once and
+//! requeues. Nothing is pruned when anything before prune failed.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, Event as Finalizer};
-use kube::{Client, Resource, ResourceExt};
+use kube::runtime::reflector::{ObjectRef as StoreRef, Store};
+use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use weir_api::conditions::reasons;
+use weir_api::kustomize::conditions::{reasons as kreasons, types as ktypes};
 use weir_api::kustomize::{
-    DeletionPolicy, Inventory, InventoryEntry, Kustomization, KustomizationStatus, Snapshot,
+    DeletionPolicy, Kustomization, KustomizationSpec, KustomizationStatus, Snapshot,
 };
 use weir_api::meta::Artifact;
 use weir_api::source::GitRepository;
-use weir_shared::apply::{Action as Applied, Applier, ApplyOptions, Change};
-use weir_shared::conditions::{self, Status, reasons, types};
-use weir_shared::events::{EventRecorder, Severity};
-use weir_shared::inventory::{self, ObjectRef};
-use weir_shared::metrics::Metrics;
-use weir_shared::reconcile::{self, Backoff};
-use weir_shared::untar::Limits;
-use weir_shared::{ReconcileError, duration, fetch};
+use weir_shared::ReconcileError;
+use weir_shared::apply::{Action as Applied, Applier, ApplyOptions, Change, Owner};
+use weir_shared::artifact_cache::ArtifactCache;
+use weir_shared::conditions::{self, Setter};
+use weir_shared::dependencies::{self, Unsatisfied};
+use weir_shared::driver::{Reconciler, Runtime};
+use weir_shared::events::Severity;
+use weir_shared::health::{self, HealthError};
+use weir_shared::inventory::ObjectRef;
+use weir_shared::reconcile::{self, ConditionSet, Requeue};
 
-use crate::health::{Health, health};
-use crate::kustomize::{self, kustomization::Kustomization as KustomizeFile};
-use crate::postbuild;
+use crate::plan;
 
 /// The kind this controller reconciles.
 pub const KIND: &str = "Kustomization";
 /// Field manager and event reporter name.
 pub const CONTROLLER_NAME: &str = "kustomize-controller";
-/// Owner label: the Kustomization's name.
-pub const OWNER_NAME_LABEL: &str = "kustomize.weir.dev/name";
-/// Owner label: the Kustomization's namespace.
-pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.weir.dev/namespace";
-
-/// Reasons specific to Kustomizations.
-pub mod kreasons {
-    /// The build (kustomize, substitution) failed.
-    pub const BUILD_FAILED: &str = "BuildFailed";
-    /// The API server refused an object.
-    pub const APPLY_FAILED: &str = "ReconciliationFailed";
-    /// Some stale objects could not be deleted.
-    pub const PRUNE_FAILED: &str = "PruneFailed";
-    /// Objects did not become ready.
-    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
-    /// Dependencies form a cycle.
-    pub const DEPENDENCY_CYCLE: &str = "DependencyCycle";
-    /// The source reference is not allowed.
-    pub const ACCESS_DENIED: &str = "AccessDenied";
-}
+/// The API group whose keys (`<group>/ssa`, `/prune`, `/force`, `/name`, `/namespace`) the
+/// applied objects carry.
+pub const GROUP: &str = "kustomize.weir.dev";
 
 /// Process-wide settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Refuse sources in other namespaces.
     pub no_cross_namespace_refs: bool,
-    /// Requeue delay while waiting for dependencies or the source.
-    pub requeue_dependency: Duration,
-    /// Where unpacked artifacts are cached by digest.
-    pub work_dir: PathBuf,
 }
 
 /// Everything a reconcile needs.
 pub struct Context {
-    /// Kubernetes client.
-    pub client: Client,
+    /// Client, events, metrics, backoff.
+    pub runtime: Runtime,
     /// Server-side apply engine.
     pub applier: Applier,
     /// HTTP client for artifacts.
     pub http: reqwest::Client,
-    /// Events.
-    pub recorder: EventRecorder,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Transient-error backoff.
-    pub backoff: Backoff,
+    /// Unpacked source artifacts, shared by digest.
+    pub artifacts: ArtifactCache,
+    /// Every Kustomization (the controller's reflector): dependencies are read from it.
+    pub store: Store<Kustomization>,
     /// Settings.
     pub settings: Settings,
-    /// One lock per artifact digest, so concurrent reconciles unpack it once.
-    pub unpack_locks: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// Top-level reconcile: finalizer, then apply or cleanup.
-///
-/// # Errors
-/// Only when the finalizer or status cannot be written.
-pub async fn reconcile(
-    obj: Arc<Kustomization>,
-    ctx: Arc<Context>,
-) -> Result<Action, finalizer::Error<ReconcileError>> {
-    let api: Api<Kustomization> =
-        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    finalizer::finalizer(&api, weir_api::FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(obj) => reconcile_apply(&obj, &ctx).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
-        }
-    })
-    .await
-}
-
-/// Retry policy when the top-level reconcile fails.
-pub fn error_policy(
-    obj: Arc<Kustomization>,
-    err: &finalizer::Error<ReconcileError>,
-    ctx: Arc<Context>,
-) -> Action {
-    reconcile::top_level_failure(KIND, obj.as_ref(), err, &ctx.metrics, &ctx.backoff)
-}
-
-struct Timing {
-    interval: Duration,
-    retry: Duration,
-    timeout: Duration,
-}
-
-fn timing(spec: &weir_api::kustomize::KustomizationSpec) -> Result<Timing, ReconcileError> {
-    let parse = |field: &str, v: &str| {
-        duration::parse(v).map_err(|m| {
-            ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.{field}: {m}"))
-        })
+impl Reconciler for Context {
+    type Object = Kustomization;
+    type Status = KustomizationStatus;
+    const KIND: &'static str = KIND;
+    const CONDITIONS: ConditionSet = ConditionSet {
+        owned: &[ktypes::HEALTHY],
+        summarized: &[ktypes::HEALTHY],
+        negative: &[],
     };
-    let interval = parse("interval", &spec.interval)?;
-    let retry = spec
-        .retry_interval
-        .as_deref()
-        .map(|r| parse("retryInterval", r))
-        .transpose()?
-        .unwrap_or(interval);
-    let timeout = match spec.timeout.as_deref() {
-        Some(t) => parse("timeout", t)?,
-        None => interval
+
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn status(obj: &Kustomization) -> Option<&KustomizationStatus> {
+        obj.status.as_ref()
+    }
+
+    fn suspended(obj: &Kustomization) -> bool {
+        obj.spec.suspend
+    }
+
+    /// Success requeues at the interval (drift correction); failures back off up to
+    /// `retryInterval`.
+    fn requeue(obj: &Kustomization) -> Result<Requeue, ReconcileError> {
+        Requeue::from_spec(&obj.spec.interval, obj.spec.retry_interval.as_deref())
+    }
+
+    async fn run_steps(
+        &self,
+        obj: &Kustomization,
+        status: &mut KustomizationStatus,
+        setter: Setter,
+    ) -> Result<String, ReconcileError> {
+        let mut digest = None;
+        let outcome = steps(obj, self, status, setter, &mut digest).await;
+        record_history(status, digest, &outcome);
+        outcome
+    }
+
+    fn event_metadata(status: &KustomizationStatus) -> BTreeMap<String, String> {
+        revision_meta(status.last_attempted_revision.as_deref())
+    }
+
+    async fn cleanup(&self, obj: &Kustomization) -> Result<(), ReconcileError> {
+        cleanup(obj, self).await
+    }
+}
+
+/// The ordered steps; each sets the conditions it owns.
+async fn steps(
+    obj: &Kustomization,
+    ctx: &Context,
+    status: &mut KustomizationStatus,
+    setter: Setter,
+    digest: &mut Option<String>,
+) -> Result<String, ReconcileError> {
+    let source_ns = validate_source_ref(obj, &ctx.settings)?;
+    let timeout = timeout(&obj.spec)?;
+    let artifact = source_artifact(obj, ctx, &source_ns).await?;
+    check_dependencies(obj, &ctx.store, &artifact.revision)?;
+    status.last_attempted_revision = Some(artifact.revision.clone());
+    let tree = ctx
+        .artifacts
+        .acquire(&ctx.http, &reconcile::object_key(obj), &artifact)
+        .await?;
+    let objects = build(obj, ctx, &tree.path).await?;
+    *digest = Some(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(
+            weir_yaml::to_string_multi(&objects).as_bytes()
+        ))
+    ));
+    let changes = apply(obj, ctx, &objects, timeout).await?;
+    let old = status
+        .inventory
+        .as_ref()
+        .map(|i| i.entries.clone())
+        .unwrap_or_default();
+    let plan = plan::plan_inventory(&old, &objects, obj.spec.prune);
+    let (pruned, prune_failures) = ctx.applier.prune(&plan.stale, &Owner::of(obj)).await;
+    status.inventory = Some(plan::after_prune(plan.entries, &prune_failures));
+    status.last_applied_revision = Some(artifact.revision.clone());
+    report_changes(obj, ctx, &artifact.revision, &changes, &pruned).await;
+    if !prune_failures.is_empty() {
+        let list: Vec<String> = prune_failures
+            .iter()
+            .map(|(r, m)| format!("{r}: {m}"))
+            .collect();
+        return Err(ReconcileError::transient(
+            kreasons::PRUNE_FAILED,
+            format!("pruning failed: {}", list.join("; ")),
+        ));
+    }
+    check_health(obj, ctx, status, setter, &objects, timeout).await?;
+    Ok(format!("Applied revision: {}", artifact.revision))
+}
+
+/// `spec.timeout`, defaulting to the interval minus 30s, at least 30s.
+fn timeout(spec: &KustomizationSpec) -> Result<Duration, ReconcileError> {
+    match spec.timeout.as_deref() {
+        Some(t) => reconcile::parse_field("timeout", t),
+        None => Ok(reconcile::parse_field("interval", &spec.interval)?
             .saturating_sub(Duration::from_secs(30))
-            .max(Duration::from_secs(30)),
-    };
-    Ok(Timing {
-        interval,
-        retry,
-        timeout,
-    })
+            .max(Duration::from_secs(30))),
+    }
 }
 
-async fn reconcile_apply(obj: &Kustomization, ctx: &Context) -> Result<Action, ReconcileError> {
-    let _timer = ctx.metrics.reconcile_timer(KIND);
-    let (name, ns) = (obj.name_any(), obj.namespace().unwrap_or_default());
-    if obj.spec.suspend {
-        return Ok(Action::await_change());
-    }
-    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-    let generation = obj.meta().generation;
-    let previous = obj.status.clone().unwrap_or_default();
-    let mut status = previous.clone();
-    let mut digest = None;
-    let timing = timing(&obj.spec);
-    let outcome = match &timing {
-        Ok(t) => run_steps(obj, ctx, t, &mut status, &mut digest).await,
-        Err(e) => Err(e.clone()),
-    };
-    reconcile::summarize(
-        &mut status.conditions,
-        &outcome,
-        generation,
-        Timestamp::now(),
-    );
-    status.observed_generation = generation;
-    if let Some(token) = reconcile::requested_at(obj) {
-        status.last_handled_reconcile_at = Some(token);
-    }
-    record_history(&mut status, digest, &outcome);
-    reconcile::patch_status(&api, &name, &status).await?;
-    for c in &status.conditions {
-        ctx.metrics
-            .set_condition(KIND, &ns, &name, &c.type_, &c.status);
-    }
-    if let Err(e) = &outcome {
-        ctx.metrics.reconcile_failed(KIND);
-        tracing::warn!(%name, %ns, reason = e.reason, error = %e.message, "reconcile failed");
-        if conditions::get(&previous.conditions, types::READY)
-            .is_none_or(|c| c.message != e.message)
-            && e.next != weir_shared::Next::Waiting
-        {
-            ctx.recorder
-                .publish(
-                    &obj.object_ref(&()),
-                    Severity::Error,
-                    e.reason,
-                    &e.message,
-                    revision_meta(&status),
-                )
-                .await;
-        }
-    }
-    // Success requeues at the interval (drift correction); failures back off up to
-    // retryInterval. An invalid duration stalls, so its cap is never used.
-    let cap = match (&timing, outcome.is_ok()) {
-        (Ok(t), true) => t.interval,
-        (Ok(t), false) => t.retry,
-        (Err(_), _) => Duration::ZERO,
-    };
-    Ok(reconcile::next_action(
-        &outcome,
-        &reconcile::object_key(obj),
-        cap,
-        ctx.settings.requeue_dependency,
-        &ctx.backoff,
-    ))
-}
-
-fn revision_meta(status: &KustomizationStatus) -> BTreeMap<String, String> {
-    status
-        .last_attempted_revision
-        .clone()
-        .map(|r| BTreeMap::from([("kustomize.weir.dev/revision".to_string(), r)]))
+fn revision_meta(revision: Option<&str>) -> BTreeMap<String, String> {
+    revision
+        .map(|r| BTreeMap::from([(format!("{GROUP}/revision"), r.to_string())]))
         .unwrap_or_default()
 }
 
@@ -260,84 +215,6 @@ fn record_history(
     status.history.truncate(5);
 }
 
-/// The ordered steps; each sets the conditions it owns.
-async fn run_steps(
-    obj: &Kustomization,
-    ctx: &Context,
-    t: &Timing,
-    status: &mut KustomizationStatus,
-    digest: &mut Option<String>,
-) -> Result<String, ReconcileError> {
-    let source_ns = validate_source_ref(obj, &ctx.settings)?;
-    check_dependencies(obj, ctx).await?;
-    let artifact = source_artifact(obj, ctx, &source_ns).await?;
-    status.last_attempted_revision = Some(artifact.revision.clone());
-    let tree = unpack(ctx, &artifact).await?;
-    let objects = build(obj, ctx, &tree).await?;
-    *digest = Some(format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(
-            crate::yaml::to_string_multi(&objects).as_bytes()
-        ))
-    ));
-    let changes = apply(obj, ctx, &objects, t.timeout).await?;
-    let new_entries: Vec<InventoryEntry> = {
-        let mut e: Vec<InventoryEntry> = objects.iter().map(|o| ObjectRef::of(o).entry()).collect();
-        e.sort();
-        e.dedup();
-        e
-    };
-    let old_entries = status
-        .inventory
-        .as_ref()
-        .map(|i| i.entries.clone())
-        .unwrap_or_default();
-    let mut pruned = Vec::new();
-    let mut prune_failures = Vec::new();
-    if obj.spec.prune {
-        let stale: Vec<ObjectRef> = inventory::stale(&old_entries, &new_entries)
-            .iter()
-            .filter_map(ObjectRef::from_entry)
-            .collect();
-        let (deleted, failed) = ctx.applier.prune(&stale, &owner_labels(obj)).await;
-        pruned = deleted;
-        prune_failures = failed;
-    }
-    // Objects that could not be pruned stay in the inventory so that the next reconcile
-    // retries them.
-    let mut entries = new_entries;
-    entries.extend(prune_failures.iter().map(|(r, _)| r.entry()));
-    entries.sort();
-    status.inventory = Some(Inventory { entries });
-    status.last_applied_revision = Some(artifact.revision.clone());
-    report_changes(obj, ctx, &artifact.revision, &changes, &pruned).await;
-    if !prune_failures.is_empty() {
-        let list: Vec<String> = prune_failures
-            .iter()
-            .map(|(r, m)| format!("{r}: {m}"))
-            .collect();
-        return Err(ReconcileError::transient(
-            kreasons::PRUNE_FAILED,
-            format!("pruning failed: {}", list.join("; ")),
-        ));
-    }
-    check_health(obj, ctx, status, &objects, t.timeout).await?;
-    Ok(format!("Applied revision: {}", artifact.revision))
-}
-
-fn owner_labels(obj: &Kustomization) -> Vec<(&str, &str)> {
-    vec![
-        (
-            OWNER_NAME_LABEL,
-            obj.metadata.name.as_deref().unwrap_or_default(),
-        ),
-        (
-            OWNER_NAMESPACE_LABEL,
-            obj.metadata.namespace.as_deref().unwrap_or_default(),
-        ),
-    ]
-}
-
 /// Checks the source reference; returns the source's namespace.
 fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<String, ReconcileError> {
     let r = &obj.spec.source_ref;
@@ -364,104 +241,35 @@ fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<Strin
     Ok(ns)
 }
 
-/// Every `dependsOn` must be Ready at its current generation (and at the same source
-/// revision when it shares the source). A cycle stalls.
-async fn check_dependencies(obj: &Kustomization, ctx: &Context) -> Result<(), ReconcileError> {
+/// Every `dependsOn` must be Ready at its current generation, and at `revision` when it
+/// shares the source. Read from the controller's store: no API call per dependency. A cycle
+/// stalls; anything else waits.
+fn check_dependencies(
+    obj: &Kustomization,
+    store: &Store<Kustomization>,
+    revision: &str,
+) -> Result<(), ReconcileError> {
     if obj.spec.depends_on.is_empty() {
         return Ok(());
     }
-    let own_ns = obj.namespace().unwrap_or_default();
-    let me = format!("{own_ns}/{}", obj.name_any());
-    // Walk the dependency graph to find a cycle back to this object.
-    let mut frontier: Vec<(String, Vec<String>)> = obj
-        .spec
-        .depends_on
-        .iter()
-        .map(|d| {
-            let key = format!(
-                "{}/{}",
-                d.namespace.clone().unwrap_or_else(|| own_ns.clone()),
-                d.name
-            );
-            (key, vec![me.clone()])
-        })
-        .collect();
-    let mut visited = std::collections::HashSet::new();
-    while let Some((key, path)) = frontier.pop() {
-        if key == me {
-            let mut cycle = path.clone();
-            cycle.push(me.clone());
-            return Err(ReconcileError::stalled(
-                kreasons::DEPENDENCY_CYCLE,
-                format!("dependency cycle: {}", cycle.join(" -> ")),
-            ));
-        }
-        if !visited.insert(key.clone()) || path.len() > 64 {
-            continue;
-        }
-        let (ns, name) = key.split_once('/').unwrap_or_default();
-        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), ns);
-        if let Ok(Some(dep)) = api.get_opt(name).await {
-            for d in &dep.spec.depends_on {
-                let mut p = path.clone();
-                p.push(key.clone());
-                frontier.push((
-                    format!(
-                        "{}/{}",
-                        d.namespace.clone().unwrap_or_else(|| ns.to_string()),
-                        d.name
-                    ),
-                    p,
-                ));
-            }
-        }
-    }
-    for d in &obj.spec.depends_on {
-        let ns = d.namespace.clone().unwrap_or_else(|| own_ns.clone());
-        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-        let waiting = |m: String| ReconcileError::waiting(reasons::DEPENDENCY_NOT_READY, m);
-        let dep = api
-            .get_opt(&d.name)
-            .await
-            .map_err(|e| ReconcileError::kube("reading dependency", &e))?
-            .ok_or_else(|| waiting(format!("dependency {ns}/{} not found", d.name)))?;
-        let st = dep.status.clone().unwrap_or_default();
-        let ready = conditions::is_true(&st.conditions, types::READY)
-            && st.observed_generation == dep.meta().generation;
-        if !ready {
-            return Err(waiting(format!("dependency {ns}/{} is not ready", d.name)));
-        }
-        let same_source = dep.spec.source_ref.name == obj.spec.source_ref.name
-            && dep.spec.source_ref.namespace.clone().unwrap_or(ns.clone())
-                == obj
-                    .spec
-                    .source_ref
-                    .namespace
-                    .clone()
-                    .unwrap_or(own_ns.clone());
-        if same_source {
-            let src_ns = obj
-                .spec
-                .source_ref
-                .namespace
-                .clone()
-                .unwrap_or(own_ns.clone());
-            let repos: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &src_ns);
-            let revision = repos
-                .get_opt(&obj.spec.source_ref.name)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|r| r.status?.artifact.map(|a| a.revision));
-            if revision.is_some() && st.last_applied_revision != revision {
-                return Err(waiting(format!(
-                    "dependency {ns}/{} is not yet at the source revision",
-                    d.name
-                )));
-            }
-        }
-    }
-    Ok(())
+    let lookup = |key: &dependencies::Key| {
+        (key.kind == plan::KIND)
+            .then(|| store.get(&StoreRef::new(&key.name).within(&key.namespace)))
+            .flatten()
+            .map(|k| plan::node(&k))
+    };
+    let source = plan::source(obj);
+    dependencies::check(
+        &plan::key(obj),
+        &plan::depends_on(obj),
+        Some(&source),
+        Some(revision),
+        &lookup,
+    )
+    .map_err(|u| match &u {
+        Unsatisfied::Cycle(_) => ReconcileError::stalled(kreasons::DEPENDENCY_CYCLE, u.to_string()),
+        _ => ReconcileError::waiting(reasons::DEPENDENCY_NOT_READY, u.to_string()),
+    })
 }
 
 /// The source's artifact; a missing source or artifact is waiting, not failure.
@@ -471,12 +279,12 @@ async fn source_artifact(
     ns: &str,
 ) -> Result<Artifact, ReconcileError> {
     let name = &obj.spec.source_ref.name;
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), ns);
+    let api: Api<GitRepository> = Api::namespaced(ctx.runtime.client.clone(), ns);
     let waiting = |m: String| ReconcileError::waiting(reasons::DEPENDENCY_NOT_READY, m);
     let repo = api
         .get_opt(name)
         .await
-        .map_err(|e| ReconcileError::kube("reading source", &e))?
+        .map_err(|e| ReconcileError::kube("reading source", e))?
         .ok_or_else(|| waiting(format!("source GitRepository {ns}/{name} not found")))?;
     repo.status.and_then(|s| s.artifact).ok_or_else(|| {
         waiting(format!(
@@ -485,64 +293,34 @@ async fn source_artifact(
     })
 }
 
-/// Downloads, verifies and unpacks the artifact once per digest; Kustomizations sharing a
-/// source revision share the unpacked tree (it is never modified).
-async fn unpack(ctx: &Context, artifact: &Artifact) -> Result<PathBuf, ReconcileError> {
-    let hex = artifact
-        .digest
-        .strip_prefix("sha256:")
-        .unwrap_or(&artifact.digest)
-        .to_string();
-    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ReconcileError::transient(
-            reasons::ARTIFACT_FAILED,
-            format!("artifact digest {:?} is not sha256:<hex>", artifact.digest),
-        ));
-    }
-    let dir = ctx.settings.work_dir.join("artifacts").join(&hex);
-    let lock = ctx
-        .unpack_locks
-        .lock()
-        .await
-        .entry(hex.clone())
-        .or_default()
-        .clone();
-    let _guard = lock.lock().await;
-    if dir.is_dir() {
-        return Ok(dir);
-    }
-    let tmp = ctx
-        .settings
-        .work_dir
-        .join(format!("tmp-{hex}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&ctx.settings.work_dir)
-        .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string()))?;
-    fetch::fetch_and_unpack(
-        &ctx.http,
-        &artifact.url,
-        &artifact.digest,
-        &tmp,
-        Limits::default(),
-    )
-    .await
-    .map_err(|e| ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string()))?;
-    std::fs::create_dir_all(dir.parent().unwrap_or(&ctx.settings.work_dir))
-        .and_then(|()| std::fs::rename(&tmp, &dir))
-        .map_err(|e| {
-            ReconcileError::transient(
-                reasons::ARTIFACT_FAILED,
-                format!("storing unpacked artifact: {e}"),
-            )
-        })?;
-    Ok(dir)
+/// The spec fields that act like a kustomization on top of `path`, as engine data.
+fn overrides_of(
+    spec: &KustomizationSpec,
+) -> Result<weir_kustomize::overrides::SpecOverrides, String> {
+    let to_values = |items: Result<Value, serde_json::Error>| -> Result<Vec<Value>, String> {
+        match items.map_err(|e| e.to_string())? {
+            Value::Array(a) => Ok(a),
+            _ => Ok(Vec::new()),
+        }
+    };
+    let metadata = spec.common_metadata.clone().unwrap_or_default();
+    Ok(weir_kustomize::overrides::SpecOverrides {
+        namespace: spec.target_namespace.clone(),
+        name_prefix: spec.name_prefix.clone(),
+        name_suffix: spec.name_suffix.clone(),
+        patches: to_values(serde_json::to_value(&spec.patches))?,
+        images: to_values(serde_json::to_value(&spec.images))?,
+        components: spec.components.clone(),
+        labels: metadata.labels,
+        annotations: metadata.annotations,
+    })
 }
 
 /// Builds `spec.path` with the spec's overrides, substitutes variables, adds owner labels.
 async fn build(
     obj: &Kustomization,
     ctx: &Context,
-    tree: &std::path::Path,
+    tree: &Path,
 ) -> Result<Vec<Value>, ReconcileError> {
     let failed = |m: String| ReconcileError::transient(kreasons::BUILD_FAILED, m);
     let spec = &obj.spec;
@@ -554,10 +332,12 @@ async fn build(
             "spec.path {path:?} does not exist in the artifact"
         )));
     }
-    let overrides = overrides_of(spec).map_err(failed)?;
-    let root = tree.to_path_buf();
+    let overrides = overrides_of(spec)
+        .and_then(|o| o.to_kustomization())
+        .map_err(failed)?;
+    let root: PathBuf = tree.to_path_buf();
     let objects = tokio::task::spawn_blocking(move || {
-        kustomize::build_with(&root, &dir, Some(&overrides), true)
+        weir_kustomize::build_with(&root, &dir, Some(&overrides), true)
     })
     .await
     .map_err(|e| failed(e.to_string()))?
@@ -565,73 +345,15 @@ async fn build(
     let mut objects = match &spec.post_build {
         Some(pb) => {
             let vars = substitution_vars(obj, ctx, pb).await?;
-            postbuild::substitute(objects, &vars)
+            weir_kustomize::postbuild::substitute(objects, &vars)
                 .map_err(|m| failed(format!("post-build substitution failed: {m}")))?
         }
         None => objects,
     };
-    let owner = owner_labels(obj);
-    for o in &mut objects {
-        let meta = o.as_object_mut().map(|m| {
-            m.entry("metadata")
-                .or_insert_with(|| Value::Object(Default::default()))
-        });
-        if let Some(Value::Object(meta)) = meta {
-            let labels = meta
-                .entry("labels")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Value::Object(labels) = labels {
-                for (k, v) in &owner {
-                    labels.insert((*k).to_string(), Value::String((*v).to_string()));
-                }
-            }
-        }
-    }
+    ctx.applier
+        .policy()
+        .stamp_owner(&mut objects, &Owner::of(obj));
     Ok(objects)
-}
-
-/// The spec fields that act like a kustomization on top of `path`.
-fn overrides_of(spec: &weir_api::kustomize::KustomizationSpec) -> Result<KustomizeFile, String> {
-    let mut k = serde_json::Map::new();
-    if let Some(ns) = &spec.target_namespace {
-        k.insert("namespace".into(), Value::String(ns.clone()));
-    }
-    if let Some(p) = &spec.name_prefix {
-        k.insert("namePrefix".into(), Value::String(p.clone()));
-    }
-    if let Some(s) = &spec.name_suffix {
-        k.insert("nameSuffix".into(), Value::String(s.clone()));
-    }
-    if !spec.patches.is_empty() {
-        k.insert(
-            "patches".into(),
-            serde_json::to_value(&spec.patches).map_err(|e| e.to_string())?,
-        );
-    }
-    if !spec.images.is_empty() {
-        k.insert(
-            "images".into(),
-            serde_json::to_value(&spec.images).map_err(|e| e.to_string())?,
-        );
-    }
-    if !spec.components.is_empty() {
-        k.insert(
-            "components".into(),
-            serde_json::to_value(&spec.components).map_err(|e| e.to_string())?,
-        );
-    }
-    if let Some(cm) = &spec.common_metadata {
-        if !cm.labels.is_empty() {
-            k.insert("labels".into(), serde_json::json!([{"pairs": cm.labels}]));
-        }
-        if !cm.annotations.is_empty() {
-            k.insert(
-                "commonAnnotations".into(),
-                serde_json::to_value(&cm.annotations).map_err(|e| e.to_string())?,
-            );
-        }
-    }
-    serde_json::from_value(Value::Object(k)).map_err(|e| format!("invalid spec overrides: {e}"))
 }
 
 /// Variables from `substituteFrom` (in order) then `substitute`.
@@ -645,17 +367,17 @@ async fn substitution_vars(
     for src in &pb.substitute_from {
         let found: Option<BTreeMap<String, String>> = match src.kind.as_str() {
             "ConfigMap" => {
-                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+                let api: Api<ConfigMap> = Api::namespaced(ctx.runtime.client.clone(), &ns);
                 api.get_opt(&src.name)
                     .await
-                    .map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?
+                    .map_err(|e| ReconcileError::kube("reading substituteFrom", e))?
                     .map(|c| c.data.unwrap_or_default())
             }
             "Secret" => {
-                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+                let api: Api<Secret> = Api::namespaced(ctx.runtime.client.clone(), &ns);
                 api.get_opt(&src.name)
                     .await
-                    .map_err(|e| ReconcileError::kube("reading substituteFrom", &e))?
+                    .map_err(|e| ReconcileError::kube("reading substituteFrom", e))?
                     .map(|s| {
                         s.data
                             .unwrap_or_default()
@@ -696,12 +418,15 @@ async fn apply(
     timeout: Duration,
 ) -> Result<Vec<Change>, ReconcileError> {
     let opts = ApplyOptions {
-        field_manager: CONTROLLER_NAME.into(),
         force: obj.spec.force,
         wait_timeout: timeout,
     };
     ctx.applier.apply_all(objects, &opts).await.map_err(|e| {
-        ReconcileError::transient(kreasons::APPLY_FAILED, format!("apply failed: {e}"))
+        ReconcileError::transient(
+            kreasons::RECONCILIATION_FAILED,
+            format!("apply failed: {e}"),
+        )
+        .with_cause(e)
     })
 }
 
@@ -721,135 +446,62 @@ async fn report_changes(
     if lines.is_empty() {
         return;
     }
-    let meta = BTreeMap::from([(
-        "kustomize.weir.dev/revision".to_string(),
-        revision.to_string(),
-    )]);
-    ctx.recorder
+    ctx.runtime
+        .recorder
         .publish(
             &obj.object_ref(&()),
             Severity::Info,
-            "ReconciliationSucceeded",
+            kreasons::RECONCILIATION_SUCCEEDED,
             &lines.join("\n"),
-            meta,
+            revision_meta(Some(revision)),
         )
         .await;
 }
 
-/// With `wait`, every applied object; else the `healthChecks` list. Polls until ready, a
-/// failure, or the timeout. Sets `Healthy`.
+/// Waits until the health targets are ready, one fails, or the timeout passes. Sets
+/// `Healthy` (removed when there is nothing to check).
 async fn check_health(
     obj: &Kustomization,
     ctx: &Context,
     status: &mut KustomizationStatus,
+    setter: Setter,
     objects: &[Value],
     timeout: Duration,
 ) -> Result<(), ReconcileError> {
-    let generation = obj.meta().generation;
-    let refs: Vec<ObjectRef> = if obj.spec.wait {
-        objects.iter().map(ObjectRef::of).collect()
-    } else {
-        obj.spec
-            .health_checks
-            .iter()
-            .map(|h| {
-                let api_version = h.api_version.clone().unwrap_or_default();
-                let (group, version) = api_version
-                    .split_once('/')
-                    .map(|(g, v)| (g.to_string(), v.to_string()))
-                    .unwrap_or((String::new(), api_version.clone()));
-                ObjectRef {
-                    group,
-                    version,
-                    kind: h.kind.clone(),
-                    namespace: h
-                        .namespace
-                        .clone()
-                        .unwrap_or_else(|| obj.namespace().unwrap_or_default()),
-                    name: h.name.clone(),
-                }
-            })
-            .collect()
-    };
-    if refs.is_empty() {
-        conditions::remove(&mut status.conditions, "Healthy");
+    let targets = plan::health_targets(obj, objects);
+    if targets.is_empty() {
+        conditions::remove(&mut status.conditions, ktypes::HEALTHY);
         return Ok(());
     }
-    let start = Instant::now();
-    loop {
-        let mut pending = Vec::new();
-        for r in &refs {
-            let api = ctx.applier.api_for(r).await.map_err(|e| {
-                ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, e.to_string())
-            })?;
-            let current = api
-                .get_opt(&r.name)
-                .await
-                .map_err(|e| ReconcileError::kube("health check", &e))?;
-            let Some(current) = current else {
-                pending.push(format!("{r}: not found"));
-                continue;
-            };
-            let value = serde_json::to_value(&current).unwrap_or(Value::Null);
-            match health(&value) {
-                Health::Current => {}
-                Health::InProgress(m) => pending.push(format!("{r}: {m}")),
-                Health::Failed(m) => {
-                    let message = format!("health check failed: {r}: {m}");
-                    conditions::set(
-                        &mut status.conditions,
-                        "Healthy",
-                        Status::False,
-                        kreasons::HEALTH_CHECK_FAILED,
-                        message.clone(),
-                        generation,
-                        Timestamp::now(),
-                    );
-                    return Err(ReconcileError::transient(
-                        kreasons::HEALTH_CHECK_FAILED,
-                        message,
-                    ));
-                }
-            }
-        }
-        if pending.is_empty() {
-            conditions::set(
+    match health::wait_healthy(&ctx.applier, &targets, timeout).await {
+        Ok(()) => {
+            setter.mark_true(
                 &mut status.conditions,
-                "Healthy",
-                Status::True,
+                ktypes::HEALTHY,
                 reasons::SUCCEEDED,
                 "all health checks passed",
-                generation,
-                Timestamp::now(),
             );
-            return Ok(());
+            Ok(())
         }
-        if start.elapsed() >= timeout {
-            let message = format!(
-                "health check timed out after {}: {}",
-                duration::format(timeout),
-                pending.join("; ")
-            );
-            conditions::set(
+        Err(HealthError::Api(m)) => Err(ReconcileError::transient(
+            kreasons::HEALTH_CHECK_FAILED,
+            format!("health check: {m}"),
+        )),
+        Err(e) => {
+            let message = e.to_string();
+            setter.mark_false(
                 &mut status.conditions,
-                "Healthy",
-                Status::False,
+                ktypes::HEALTHY,
                 kreasons::HEALTH_CHECK_FAILED,
                 message.clone(),
-                generation,
-                Timestamp::now(),
             );
-            return Err(ReconcileError::transient(
-                kreasons::HEALTH_CHECK_FAILED,
-                message,
-            ));
+            Err(ReconcileError::transient(kreasons::HEALTH_CHECK_FAILED, message).with_cause(e))
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-/// Deletion: follows `deletionPolicy`.
-async fn cleanup(obj: &Kustomization, ctx: &Context) -> Result<Action, ReconcileError> {
+/// Deletion: follows `deletionPolicy`, then releases the cached artifact.
+async fn cleanup(obj: &Kustomization, ctx: &Context) -> Result<(), ReconcileError> {
     let policy = obj
         .spec
         .deletion_policy
@@ -866,7 +518,7 @@ async fn cleanup(obj: &Kustomization, ctx: &Context) -> Result<Action, Reconcile
             .and_then(|s| s.inventory.as_ref())
             .map(|i| i.entries.iter().filter_map(ObjectRef::from_entry).collect())
             .unwrap_or_default();
-        let (_, failed) = ctx.applier.prune(&refs, &owner_labels(obj)).await;
+        let (_, failed) = ctx.applier.prune(&refs, &Owner::of(obj)).await;
         if !failed.is_empty() {
             let list: Vec<String> = failed.iter().map(|(r, m)| format!("{r}: {m}")).collect();
             return Err(ReconcileError::transient(
@@ -875,49 +527,55 @@ async fn cleanup(obj: &Kustomization, ctx: &Context) -> Result<Action, Reconcile
             ));
         }
     }
-    ctx.backoff.reset(&reconcile::object_key(obj));
-    Ok(Action::await_change())
+    ctx.artifacts.release(&reconcile::object_key(obj)).await;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weir_api::kustomize::KustomizationSpec;
 
     #[test]
     fn timeout_defaults_to_interval_minus_30s_at_least_30s() -> Result<(), ReconcileError> {
-        let spec = |interval: &str| KustomizationSpec {
+        let spec = |interval: &str, timeout: Option<&str>| KustomizationSpec {
             interval: interval.into(),
+            timeout: timeout.map(str::to_string),
             ..Default::default()
         };
-        assert_eq!(timing(&spec("10m"))?.timeout, Duration::from_secs(570));
-        assert_eq!(timing(&spec("45s"))?.timeout, Duration::from_secs(30));
-        assert_eq!(timing(&spec("10m"))?.retry, Duration::from_secs(600));
-        assert!(timing(&spec("soon")).is_err());
+        assert_eq!(timeout(&spec("10m", None))?, Duration::from_secs(570));
+        assert_eq!(timeout(&spec("45s", None))?, Duration::from_secs(30));
+        assert_eq!(timeout(&spec("10m", Some("2m")))?, Duration::from_secs(120));
+        assert!(timeout(&spec("10m", Some("soon"))).is_err());
         Ok(())
     }
 
     #[test]
-    fn spec_overrides_become_a_kustomization() -> Result<(), String> {
+    fn spec_overrides_carry_every_field() -> Result<(), String> {
         let spec = KustomizationSpec {
             target_namespace: Some("prod".into()),
             name_prefix: Some("p-".into()),
+            images: vec![weir_api::kustomize::Image {
+                name: "web".into(),
+                new_tag: Some("2".into()),
+                ..Default::default()
+            }],
             common_metadata: Some(weir_api::kustomize::CommonMetadata {
                 labels: BTreeMap::from([("team".into(), "a".into())]),
                 annotations: BTreeMap::from([("note".into(), "x".into())]),
             }),
             ..Default::default()
         };
-        let k = overrides_of(&spec)?;
+        let o = overrides_of(&spec)?;
         assert_eq!(
-            (k.namespace.as_deref(), k.name_prefix.as_deref()),
+            (o.namespace.as_deref(), o.name_prefix.as_deref()),
             (Some("prod"), Some("p-"))
         );
-        assert_eq!(k.labels.len(), 1);
         assert_eq!(
-            k.common_annotations.get("note").map(String::as_str),
-            Some("x")
+            o.images,
+            vec![serde_json::json!({"name": "web", "newTag": "2"})]
         );
+        assert_eq!(o.labels.get("team").map(String::as_str), Some("a"));
+        assert_eq!(o.annotations.get("note").map(String::as_str), Some("x"));
         Ok(())
     }
 }

@@ -1,10 +1,8 @@
-//! kustomize-controller: reconciles Kustomizations ([`controller`]) with the native Kustomize
-//! engine ([`kustomize`]), the YAML layer that reads and prints exactly like Kustomize
-//! ([`yaml`]), post-build substitution and health checks.
+//! kustomize-controller: reconciles Kustomizations on the shared driver ([`controller`]), with
+//! its pure decisions in [`plan`] and process wiring in [`run`]. The Kustomize engine,
+//! post-build substitution and the spec -> kustomization generator live in `weir-kustomize`;
+//! the YAML that reads and prints exactly like Kustomize lives in `weir-yaml`.
 
 pub mod controller;
-pub mod health;
-pub mod kustomize;
-pub mod postbuild;
+pub mod plan;
 pub mod run;
-pub mod yaml;

@@ -6,6 +6,6 @@ use kustomize_controller::run::{Flags, run};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    weir_shared::telemetry::init_logging(&flags.log);
+    weir_shared::telemetry::init_logging(&flags.common.log);
     run(flags).await
 }

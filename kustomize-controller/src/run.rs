@@ -1,41 +1,34 @@
-//! Process wiring: flags, leader election, health/metrics, and the controller loop, which
-//! also wakes Kustomizations when their GitRepository changes.
+//! Process wiring: flags, the shared process lifecycle, and the controller loop, which also
+//! wakes Kustomizations when their GitRepository or a `substituteFrom` ConfigMap or Secret
+//! changes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Parser;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
-use kube::api::Api;
-use kube::runtime::Controller;
-use kube::runtime::controller::Config as ControllerConfig;
-use kube::runtime::reflector::ObjectRef;
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::reflector::{ObjectRef, Store};
 use weir_api::kustomize::Kustomization;
 use weir_api::source::GitRepository;
-use weir_shared::apply::Applier;
-use weir_shared::events::EventRecorder;
-use weir_shared::flags::{KubeFlags, LeaderFlags, LogFlags, ProbeFlags, RuntimeFlags};
+use weir_shared::apply::{Applier, ApplyPolicy};
+use weir_shared::artifact_cache::ArtifactCache;
+use weir_shared::driver::{self, Runtime};
+use weir_shared::flags::ControllerFlags;
 use weir_shared::process::Process;
-use weir_shared::watch;
+use weir_shared::untar::Limits;
 
-use crate::controller::{self, CONTROLLER_NAME, Context, Settings};
+use crate::controller::{CONTROLLER_NAME, Context, GROUP, Settings};
+use crate::plan;
 
 /// kustomize-controller: builds Kustomizations from source artifacts and applies them.
 #[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 pub struct Flags {
     #[command(flatten)]
-    pub kube: KubeFlags,
-    #[command(flatten)]
-    pub leader: LeaderFlags,
-    #[command(flatten)]
-    pub probes: ProbeFlags,
-    #[command(flatten)]
-    pub log: LogFlags,
-    #[command(flatten)]
-    pub runtime: RuntimeFlags,
+    pub common: ControllerFlags,
     /// Refuse sourceRefs to other namespaces.
     #[arg(long, env = "WEIR_NO_CROSS_NAMESPACE_REFS")]
     pub no_cross_namespace_refs: bool,
@@ -46,12 +39,16 @@ pub struct Flags {
         default_value = "/tmp/kustomize-controller"
     )]
     pub work_dir: PathBuf,
+    /// Most bytes of unpacked artifacts kept that no reconcile is reading; least recently
+    /// used ones beyond it are removed (and fetched again when needed).
+    #[arg(long, env = "WEIR_ARTIFACT_CACHE_BYTES", default_value_t = 1 << 30)]
+    pub artifact_cache_bytes: u64,
 }
 
 /// Metadata-only watch of every object of a kind (names are all the mappers need).
 fn metadata_changes<K>(
     client: kube::Client,
-) -> impl futures::Stream<Item = Result<kube::api::PartialObjectMeta<K>, kube::runtime::watcher::Error>>
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, kube::runtime::watcher::Error>>
 + Send
 + 'static
 where
@@ -64,7 +61,7 @@ where
         + 'static,
 {
     use kube::runtime::WatchStreamExt;
-    let api: Api<kube::api::PartialObjectMeta<K>> = Api::all(client);
+    let api: Api<PartialObjectMeta<K>> = Api::all(client);
     kube::runtime::watcher(
         api,
         kube::runtime::watcher::Config::default().any_semantic(),
@@ -73,105 +70,77 @@ where
     .touched_objects()
 }
 
+/// A change to a `kind` object (by metadata) reconciles the Kustomizations that substitute
+/// from it.
+fn users_of<K>(
+    kind: &'static str,
+    store: Store<Kustomization>,
+) -> impl Fn(PartialObjectMeta<K>) -> Vec<ObjectRef<Kustomization>> + Send + Sync + 'static {
+    move |meta| {
+        plan::users(
+            &store.state(),
+            kind,
+            meta.metadata.namespace.as_deref().unwrap_or_default(),
+            meta.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
 /// Runs until SIGINT/SIGTERM or loss of leadership.
 ///
 /// # Errors
 /// Startup failures and loss of leadership.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
-    let Some(process) =
-        Process::start(&flags.kube, &flags.probes, &flags.leader, CONTROLLER_NAME).await?
-    else {
+    let Some(process) = Process::start(&flags.common, CONTROLLER_NAME).await? else {
         return Ok(());
     };
     let client = process.client.clone();
-    let http = reqwest::Client::builder().build()?;
+    let artifacts = ArtifactCache::new(
+        &flags.work_dir,
+        flags.artifact_cache_bytes,
+        Limits::default(),
+    )
+    .with_context(|| format!("preparing work folder {}", flags.work_dir.display()))?;
+    let (store, controller) =
+        driver::controller_for::<Kustomization>(client.clone(), &flags.common.runtime);
     let ctx = Arc::new(Context {
-        client: client.clone(),
-        applier: Applier::new(client.clone()),
-        http,
-        recorder: EventRecorder::new(
+        runtime: Runtime::new(&process, CONTROLLER_NAME, &flags.common.runtime),
+        applier: Applier::new(
             client.clone(),
-            CONTROLLER_NAME,
-            flags.runtime.events_addr.as_deref(),
+            ApplyPolicy::for_group(CONTROLLER_NAME, GROUP),
         ),
-        metrics: process.metrics.clone(),
-        backoff: Default::default(),
+        http: reqwest::Client::builder().build()?,
+        artifacts,
+        store: store.clone(),
         settings: Settings {
             no_cross_namespace_refs: flags.no_cross_namespace_refs,
-            requeue_dependency: flags.runtime.requeue_dependency,
-            work_dir: flags.work_dir.clone(),
         },
-        unpack_locks: Default::default(),
     });
-    let config = watch::watcher_config(flags.runtime.watch_label_selector.as_deref());
-    let (reader, changes) =
-        watch::filtered_changes(Api::<Kustomization>::all(client.clone()), config);
-    let store = reader.clone();
-    let (reader_for_cm, reader_for_secret) = (reader.clone(), reader.clone());
     // A new artifact wakes every Kustomization that uses the repository.
+    let sources = store.clone();
     let dependents = move |repo: GitRepository| {
-        let (name, ns) = (repo.name_any(), repo.namespace().unwrap_or_default());
-        store
-            .state()
-            .into_iter()
-            .filter(|k| {
-                let r = &k.spec.source_ref;
-                r.kind == "GitRepository"
-                    && r.name == name
-                    && r.namespace
-                        .clone()
-                        .unwrap_or_else(|| k.namespace().unwrap_or_default())
-                        == ns
-            })
-            .map(|k| ObjectRef::from_obj(k.as_ref()))
-            .collect::<Vec<_>>()
+        plan::dependents(
+            &sources.state(),
+            "GitRepository",
+            &repo.namespace().unwrap_or_default(),
+            &repo.name_any(),
+        )
     };
-    // A change to a ConfigMap or Secret named in postBuild.substituteFrom reconciles its users.
-    fn users<K>(
-        kind: &'static str,
-        store: kube::runtime::reflector::Store<Kustomization>,
-    ) -> impl Fn(kube::api::PartialObjectMeta<K>) -> Vec<ObjectRef<Kustomization>> + Send + Sync + 'static
-    {
-        move |meta: kube::api::PartialObjectMeta<K>| -> Vec<ObjectRef<Kustomization>> {
-            let (name, ns) = (
-                meta.metadata.name.clone().unwrap_or_default(),
-                meta.metadata.namespace.clone().unwrap_or_default(),
-            );
-            store
-                .state()
-                .into_iter()
-                .filter(|k| {
-                    k.namespace().unwrap_or_default() == ns
-                        && k.spec.post_build.as_ref().is_some_and(|pb| {
-                            pb.substitute_from
-                                .iter()
-                                .any(|s| s.kind == kind && s.name == name)
-                        })
-                })
-                .map(|k| ObjectRef::from_obj(k.as_ref()))
-                .collect()
-        }
-    }
-    let config_maps = metadata_changes::<ConfigMap>(client.clone());
-    let secrets = metadata_changes::<Secret>(client.clone());
-    process.readiness.set_ready();
-    tracing::info!(work_dir = %flags.work_dir.display(), "kustomize-controller started");
-    Controller::for_stream(changes, reader)
-        .with_config(ControllerConfig::default().concurrency(flags.runtime.concurrent))
+    let controller = controller
         .watches(
-            Api::<GitRepository>::all(client),
+            Api::<GitRepository>::all(client.clone()),
             kube::runtime::watcher::Config::default().any_semantic(),
             dependents,
         )
-        .watches_stream(config_maps, users("ConfigMap", reader_for_cm))
-        .watches_stream(secrets, users("Secret", reader_for_secret))
-        .graceful_shutdown_on(process.stopped())
-        .run(controller::reconcile, controller::error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "controller event");
-            }
-        })
-        .await;
+        .watches_stream(
+            metadata_changes::<ConfigMap>(client.clone()),
+            users_of("ConfigMap", store.clone()),
+        )
+        .watches_stream(
+            metadata_changes::<Secret>(client),
+            users_of("Secret", store),
+        );
+    tracing::info!(work_dir = %flags.work_dir.display(), "kustomize-controller started");
+    driver::run_controller(controller, ctx, &process).await;
     process.finish().await
 }

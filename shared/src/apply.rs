@@ -71,7 +71,10 @@ impl ApplyPolicy {
     pub fn owner_labels<'a>(&'a self, owner: &'a Owner) -> [(&'a str, &'a str); 2] {
         [
             (self.owner_name_label.as_str(), owner.name.as_str()),
-            (self.owner_namespace_label.as_str(), owner.namespace.as_str()),
+            (
+                self.owner_namespace_label.as_str(),
+                owner.namespace.as_str(),
+            ),
         ]
     }
 
@@ -360,7 +363,8 @@ impl Applier {
             Err(e)
                 if is_immutable(&e)
                     && (opts.force
-                        || annotation(&self.policy.force_annotation).as_deref() == Some("Enabled")) =>
+                        || annotation(&self.policy.force_annotation).as_deref()
+                            == Some("Enabled")) =>
             {
                 return self.recreate(&api, &r, desired, opts).await;
             }
@@ -613,7 +617,11 @@ mod tests {
                 p.prune_annotation.as_str(),
                 p.force_annotation.as_str()
             ),
-            ("helm.weir.dev/ssa", "helm.weir.dev/prune", "helm.weir.dev/force")
+            (
+                "helm.weir.dev/ssa",
+                "helm.weir.dev/prune",
+                "helm.weir.dev/force"
+            )
         );
         assert!(p.is_drift_manager(Some("kubectl-edit")));
         assert!(!p.is_drift_manager(Some("helm-controller")));

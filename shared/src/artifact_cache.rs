@@ -112,15 +112,14 @@ impl ArtifactCache {
         if let Some(pin) = cached {
             return Ok(Unpacked { path, _pin: pin });
         }
-        let tmp = self
-            .dir
-            .join(format!("tmp-{hex}-{}", std::process::id()));
+        let tmp = self.dir.join(format!("tmp-{hex}-{}", std::process::id()));
         blocking(move_out_of_the_way(tmp.clone()))
             .await
             .map_err(|e| failed(format!("preparing {}: {e}", tmp.display())))?;
-        let size = fetch::fetch_and_unpack(http, &artifact.url, &artifact.digest, &tmp, self.limits)
-            .await
-            .map_err(|e| failed(e.to_string()).with_cause(e))?;
+        let size =
+            fetch::fetch_and_unpack(http, &artifact.url, &artifact.digest, &tmp, self.limits)
+                .await
+                .map_err(|e| failed(e.to_string()).with_cause(e))?;
         let (from, to) = (tmp.clone(), path.clone());
         blocking(move || std::fs::rename(&from, &to))
             .await
@@ -155,7 +154,13 @@ impl ArtifactCache {
 
     /// Total size of the cached trees, in bytes.
     pub async fn size(&self) -> u64 {
-        self.state.lock().await.entries.values().map(|e| e.size).sum()
+        self.state
+            .lock()
+            .await
+            .entries
+            .values()
+            .map(|e| e.size)
+            .sum()
     }
 
     /// Whether `digest` is cached.
@@ -216,7 +221,8 @@ fn evictions(entries: &HashMap<String, Entry>, max_bytes: u64, keep: &str) -> Ve
 
 fn digest_hex(digest: &str) -> Option<String> {
     let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
 }
 
 fn move_out_of_the_way(dir: PathBuf) -> impl FnOnce() -> std::io::Result<()> {

@@ -96,7 +96,15 @@ impl Setter {
         reason: &str,
         message: impl Into<String>,
     ) {
-        set(conditions, type_, Status::True, reason, message, self.generation, self.now);
+        set(
+            conditions,
+            type_,
+            Status::True,
+            reason,
+            message,
+            self.generation,
+            self.now,
+        );
     }
 
     /// Sets `type_` to False.
@@ -107,7 +115,15 @@ impl Setter {
         reason: &str,
         message: impl Into<String>,
     ) {
-        set(conditions, type_, Status::False, reason, message, self.generation, self.now);
+        set(
+            conditions,
+            type_,
+            Status::False,
+            reason,
+            message,
+            self.generation,
+            self.now,
+        );
     }
 }
 
@@ -198,15 +214,7 @@ mod tests {
     #[test]
     fn summary_conditions_sort_first() {
         let mut c = Vec::new();
-        set(
-            &mut c,
-            "FetchFailed",
-            Status::True,
-            "X",
-            "",
-            None,
-            at(1),
-        );
+        set(&mut c, "FetchFailed", Status::True, "X", "", None, at(1));
         set(&mut c, types::STALLED, Status::True, "X", "", None, at(1));
         set(&mut c, types::READY, Status::False, "X", "", None, at(1));
         let order: Vec<_> = c.iter().map(|c| c.type_.as_str()).collect();

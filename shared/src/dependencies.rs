@@ -69,7 +69,9 @@ impl fmt::Display for Unsatisfied {
                     .collect();
                 write!(f, "dependency cycle: {}", names.join(" -> "))
             }
-            Unsatisfied::NotFound(k) => write!(f, "dependency {}/{} not found", k.namespace, k.name),
+            Unsatisfied::NotFound(k) => {
+                write!(f, "dependency {}/{} not found", k.namespace, k.name)
+            }
             Unsatisfied::NotReady(k) => {
                 write!(f, "dependency {}/{} is not ready", k.namespace, k.name)
             }
@@ -264,8 +266,11 @@ mod tests {
             },
         ];
         for case in cases {
-            let graph: HashMap<Key, Node> =
-                case.graph.into_iter().map(|(n, node)| (k(n), node)).collect();
+            let graph: HashMap<Key, Node> = case
+                .graph
+                .into_iter()
+                .map(|(n, node)| (k(n), node))
+                .collect();
             let lookup = |key: &Key| graph.get(key).cloned();
             let deps: Vec<Key> = case.deps.iter().map(|d| k(d)).collect();
             let got = check(&k("me"), &deps, Some(&repo), case.revision, &lookup)
@@ -290,10 +295,7 @@ mod tests {
         let got = check(&me, std::slice::from_ref(&release), None, None, &|key| {
             graph.get(key).cloned()
         });
-        assert_eq!(
-            got,
-            Err(Unsatisfied::Cycle(vec![me.clone(), release, me]))
-        );
+        assert_eq!(got, Err(Unsatisfied::Cycle(vec![me.clone(), release, me])));
     }
 
     #[test]

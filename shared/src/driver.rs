@@ -118,11 +118,15 @@ pub trait Reconciler: Send + Sync + 'static {
         setter: Setter,
     ) -> impl Future<Output = Result<String, ReconcileError>> + Send;
     /// After the summary, before the status write (e.g. history). Default: nothing.
-    fn after_summary(&self, _status: &mut Self::Status, _outcome: &Result<String, ReconcileError>) {}
+    fn after_summary(&self, _status: &mut Self::Status, _outcome: &Result<String, ReconcileError>) {
+    }
     /// Metadata of the object's events (`<group>/revision`).
     fn event_metadata(status: &Self::Status) -> BTreeMap<String, String>;
     /// Deletion: release what the object holds.
-    fn cleanup(&self, obj: &Self::Object) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+    fn cleanup(
+        &self,
+        obj: &Self::Object,
+    ) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 }
 
 /// The top-level reconcile: adds the finalizer, then runs the steps or the cleanup.
@@ -161,10 +165,10 @@ pub fn error_policy<R: Reconciler>(
     };
     tracing::warn!(kind = R::KIND, name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err, "reconcile failed");
     rt.metrics.reconcile_failed(R::KIND, reason);
-    Action::requeue(
-        rt.backoff
-            .failed(&reconcile::object_key(obj.as_ref()), Duration::from_secs(60)),
-    )
+    Action::requeue(rt.backoff.failed(
+        &reconcile::object_key(obj.as_ref()),
+        Duration::from_secs(60),
+    ))
 }
 
 async fn apply<R: Reconciler>(
@@ -187,7 +191,12 @@ async fn apply<R: Reconciler>(
         Ok(_) => ctx.run_steps(obj, &mut status, setter).await,
         Err(e) => Err(e.clone()),
     };
-    reconcile::summarize(status.conditions_mut(), &outcome, &R::CONDITIONS, Setter::for_object(obj));
+    reconcile::summarize(
+        status.conditions_mut(),
+        &outcome,
+        &R::CONDITIONS,
+        Setter::for_object(obj),
+    );
     status.set_observed_generation(setter.generation());
     if let Some(token) = reconcile::requested_at(obj) {
         status.set_last_handled_reconcile_at(token);
@@ -248,7 +257,10 @@ async fn cleanup<R: Reconciler>(obj: &R::Object, ctx: &R) -> Result<Action, Reco
 /// `--watch-label-selector`) and a `Controller` woken only by changes that matter (spec,
 /// `requestedAt`, deletion, finalizers). Add `.watches(...)` for related kinds, then
 /// [`run_controller`].
-pub fn controller_for<K: Object>(client: Client, flags: &RuntimeFlags) -> (Store<K>, Controller<K>) {
+pub fn controller_for<K: Object>(
+    client: Client,
+    flags: &RuntimeFlags,
+) -> (Store<K>, Controller<K>) {
     let (reader, changes) = crate::watch::filtered_changes(
         Api::<K>::all(client),
         crate::watch::watcher_config(flags.watch_label_selector.as_deref()),

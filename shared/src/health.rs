@@ -271,9 +271,14 @@ mod tests {
         };
         let ready = json!({"kind": "ConfigMap", "metadata": {"name": "x"}});
         let failed = json!({"kind": "Job", "metadata": {"generation": 1}, "status": {"conditions": [{"type": "Failed", "status": "True", "message": "boom"}]}});
-        let cases: Vec<(&str, Vec<(ObjectRef, Option<Value>)>, Verdict)> = vec![
+        type Observed = Vec<(ObjectRef, Option<Value>)>;
+        let cases: Vec<(&str, Observed, Verdict)> = vec![
             ("nothing to check", vec![], Verdict::Healthy),
-            ("all ready", vec![(r("a"), Some(ready.clone()))], Verdict::Healthy),
+            (
+                "all ready",
+                vec![(r("a"), Some(ready.clone()))],
+                Verdict::Healthy,
+            ),
             (
                 "missing is pending",
                 vec![(r("a"), Some(ready.clone())), (r("b"), None)],

@@ -118,9 +118,8 @@ impl Requeue {
 /// # Errors
 /// Stalled with `InvalidSpec` naming the field and value.
 pub fn parse_field(field: &str, value: &str) -> Result<Duration, ReconcileError> {
-    duration::parse(value).map_err(|m| {
-        ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.{field}: {m}"))
-    })
+    duration::parse(value)
+        .map_err(|m| ReconcileError::stalled(reasons::INVALID_SPEC, format!("spec.{field}: {m}")))
 }
 
 /// Adds up to ±10% random jitter to an interval, so that many objects created together do not
@@ -313,10 +312,7 @@ mod tests {
                 name: "a positive condition False keeps Ready False",
                 before: vec![("ArtifactInStorage", "False")],
                 outcome: Ok("stored".into()),
-                after: vec![
-                    ("Ready", "False", "X"),
-                    ("ArtifactInStorage", "False", "X"),
-                ],
+                after: vec![("Ready", "False", "X"), ("ArtifactInStorage", "False", "X")],
             },
             Case {
                 name: "types the kind does not own are dropped",
@@ -355,7 +351,11 @@ mod tests {
         assert_eq!((err.next, err.reason), (Next::Stalled, "InvalidSpec"));
         assert!(err.message.starts_with("spec.interval:"), "{}", err.message);
         let err = Requeue::from_spec("1m", Some("x")).expect_err("invalid");
-        assert!(err.message.starts_with("spec.retryInterval:"), "{}", err.message);
+        assert!(
+            err.message.starts_with("spec.retryInterval:"),
+            "{}",
+            err.message
+        );
         Ok(())
     }
 

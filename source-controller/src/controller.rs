@@ -62,8 +62,14 @@ impl Reconciler for Context {
     type Status = GitRepositoryStatus;
     const KIND: &'static str = KIND;
     const CONDITIONS: ConditionSet = ConditionSet {
-        owned: &[source_types::ARTIFACT_IN_STORAGE, source_types::FETCH_FAILED],
-        summarized: &[source_types::FETCH_FAILED, source_types::ARTIFACT_IN_STORAGE],
+        owned: &[
+            source_types::ARTIFACT_IN_STORAGE,
+            source_types::FETCH_FAILED,
+        ],
+        summarized: &[
+            source_types::FETCH_FAILED,
+            source_types::ARTIFACT_IN_STORAGE,
+        ],
         negative: &[source_types::FETCH_FAILED],
     };
 

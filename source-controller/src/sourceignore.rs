@@ -162,7 +162,8 @@ mod tests {
             (String::new(), "*.md\n/tests/\n".to_string()),
             ("apps".to_string(), "secret.yaml\n!keep.md\n".to_string()),
         ];
-        let rules = IgnoreRules::new(&files, Some("!README.md\n*.txt")).map_err(|e| e.to_string())?;
+        let rules =
+            IgnoreRules::new(&files, Some("!README.md\n*.txt")).map_err(|e| e.to_string())?;
         assert!(rules.is_ignored("docs/guide.md", false));
         assert!(
             !rules.is_ignored("README.md", false),

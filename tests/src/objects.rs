@@ -166,7 +166,7 @@ pub async fn wait_for(
 pub fn ready_is(obj: &GitRepository, status: &str, reason: &str) -> bool {
     let Some(st) = &obj.status else { return false };
     st.observed_generation == obj.metadata.generation
-        && conditions::get(&st.conditions, conditions::types::READY)
+        && conditions::get(&st.conditions, weir_api::conditions::types::READY)
             .is_some_and(|c| c.status == status && c.reason == reason)
 }
 
@@ -182,7 +182,7 @@ pub async fn wait_ready(api: &Api<GitRepository>, name: &str) -> GitRepository {
 pub fn ready_message(obj: &GitRepository) -> String {
     obj.status
         .as_ref()
-        .and_then(|s| conditions::get(&s.conditions, conditions::types::READY))
+        .and_then(|s| conditions::get(&s.conditions, weir_api::conditions::types::READY))
         .map(|c| c.message.clone())
         .unwrap_or_default()
 }

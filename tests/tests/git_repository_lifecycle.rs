@@ -7,7 +7,9 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use weir_shared::conditions::{self, types};
+use weir_api::conditions::types;
+use weir_api::source::conditions::types as source_types;
+use weir_shared::conditions;
 use weir_tests::controller::{Options, SourceController};
 use weir_tests::event_sink::EventSink;
 use weir_tests::fixture::Fixture;
@@ -318,7 +320,7 @@ async fn invalid_urls_stall_and_unreachable_hosts_are_retried() {
     })
     .await;
     let conds = down.status.unwrap_or_default().conditions;
-    assert!(conditions::is_true(&conds, types::FETCH_FAILED));
+    assert!(conditions::is_true(&conds, source_types::FETCH_FAILED));
     assert!(
         conditions::is_true(&conds, types::RECONCILING),
         "transient: retried with backoff"
@@ -544,7 +546,7 @@ async fn the_previous_artifact_is_still_served_while_fetches_fail() {
     );
     assert!(conditions::is_true(
         &status.conditions,
-        types::ARTIFACT_IN_STORAGE
+        source_types::ARTIFACT_IN_STORAGE
     ));
     let served = reqwest::get(&good.url)
         .await

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::util::workspace_root;
 
 pub fn write() -> anyhow::Result<()> {
-    let dir = workspace_root().join("kustomize-controller/tests/kustomize");
+    let dir = workspace_root().join("kustomize/tests/kustomize");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let fixture = entry?.path();

@@ -4,6 +4,8 @@ mod bench;
 mod bench_apply;
 mod cluster;
 mod crdgen;
+#[cfg(test)]
+mod deps;
 mod fixtures;
 mod quickstart;
 mod test;

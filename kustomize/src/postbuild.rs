@@ -29,13 +29,13 @@ pub fn substitute(
             if disabled {
                 return Ok(obj);
             }
-            let text = crate::yaml::to_string(&obj);
+            let text = weir_yaml::to_string(&obj);
             if !text.contains('$') {
                 return Ok(obj);
             }
             let name = describe(&obj);
             let replaced = expand(&text, vars).map_err(|m| format!("{name}: {m}"))?;
-            crate::yaml::from_str(&replaced)
+            weir_yaml::from_str(&replaced)
                 .map_err(|e| format!("{name}: substitution produced invalid YAML: {e}"))
         })
         .collect()

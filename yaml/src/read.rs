@@ -1,4 +1,6 @@
-//! Reading YAML into `serde_json::Value` with Go yaml.v3's scalar resolution.
+//! Reading YAML into `serde_json::Value`: Go yaml.v3's scalar resolution (what Kustomize
+//! uses for resources and kustomization files), or yaml.v2's YAML 1.1 rules (what Helm uses
+//! for values files and Kustomize for JSON 6902 patches).
 
 use std::collections::HashMap;
 
@@ -38,18 +40,29 @@ pub fn from_str_multi(text: &str) -> Result<Vec<Value>, YamlError> {
     parse(text, false)
 }
 
-/// Like [`from_str`], but with YAML 1.1 booleans (`yes`, `on`, `y`...), as Go's yaml.v2 reads
-/// them. Kustomize reads JSON 6902 patches this way.
+/// Like [`from_str`], but with yaml.v2's YAML 1.1 rules, as sigs.k8s.io/yaml reads a whole
+/// document: `y`, `yes`, `on` (any case variant yaml.v2 knows) are `true`, `n`, `no`, `off`
+/// are `false`, and timestamp-like scalars stay the text they were written as. Kustomize's
+/// quirk of keeping `metadata.annotations` values as source text does not apply. Helm reads
+/// values files this way; Kustomize reads JSON 6902 patches this way.
 ///
 /// # Errors
 /// Syntax errors and duplicate keys, with line and column.
 pub fn from_str_yaml11(text: &str) -> Result<Value, YamlError> {
-    let mut docs = parse(text, true)?;
+    let mut docs = from_str_yaml11_multi(text)?;
     Ok(if docs.is_empty() {
         Value::Null
     } else {
         docs.swap_remove(0)
     })
+}
+
+/// Every document of a multi-document text, read with [`from_str_yaml11`]'s rules.
+///
+/// # Errors
+/// Syntax errors and duplicate keys, with line and column.
+pub fn from_str_yaml11_multi(text: &str) -> Result<Vec<Value>, YamlError> {
+    parse(text, true)
 }
 
 fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
@@ -105,11 +118,13 @@ impl Builder {
                 let mut value = resolve(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
                 // Kustomize rewrites top-level annotations as strings from their source text
                 // (`2` stays "2", `0755` stays "0755"), so keep that text here.
-                if !value.is_string() && tag.is_none() && self.in_annotations() {
+                if !self.yaml11 && !value.is_string() && tag.is_none() && self.in_annotations() {
                     value = Value::String(text.to_string());
                 }
                 if self.yaml11 && style == ScalarStyle::Plain && tag.is_none() {
                     value = match text.as_ref() {
+                        // yaml.v2 hands timestamps to an untyped value as their text.
+                        t if timestamp(t).is_some() => Value::String(t.to_string()),
                         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
                         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
                             Value::Bool(false)
@@ -535,6 +550,33 @@ mod tests {
                    "h": 8.0, "i": 1000, "j": "yes", "k": null, "l": 0, "m": 12345678901234567890u64, "n": 15,
                    "o": 0.5, "p": 1000.0, "q": true, "r": "2001-12-14T21:59:43.1Z", "s": "1.2.3"})
         );
+    }
+
+    #[test]
+    fn a_whole_document_resolves_like_yaml_v2() {
+        let doc = from_str_yaml11(
+            "enabled: yes\ndebug: off\nshort: n\nquoted: \"on\"\ntagged: !!str yes\nmode: 0755\n\
+             date: 2001-12-14\nratio: 1e3\nname: web\nempty:\nnested:\n  - On\n  - {k: NO}\n\
+             metadata:\n  annotations:\n    replicas: 2\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            doc,
+            json!({"enabled": true, "debug": false, "short": false, "quoted": "on", "tagged": "yes",
+                   "mode": 493, "date": "2001-12-14", "ratio": 1000.0, "name": "web", "empty": null,
+                   "nested": [true, {"k": false}], "metadata": {"annotations": {"replicas": 2}}})
+        );
+    }
+
+    #[test]
+    fn yaml11_reads_every_document() {
+        let docs =
+            from_str_yaml11_multi("a: yes\n---\nb: 2001-12-14 21:59:43.10\n").expect("valid");
+        assert_eq!(
+            docs,
+            vec![json!({"a": true}), json!({"b": "2001-12-14 21:59:43.10"})]
+        );
+        assert_eq!(from_str_yaml11("").expect("valid"), Value::Null);
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn apply(
             ReplacementEntry::File { path } => {
                 let text = String::from_utf8(loader.read_local(dir, path)?)
                     .map_err(|_| err(format!("{path:?} is not UTF-8")))?;
-                let value = crate::yaml::from_str(&text)
+                let value = weir_yaml::from_str(&text)
                     .map_err(|e| err(format!("{path:?}: malformed YAML: {e}")))?;
                 let items = if value.is_array() {
                     value
@@ -222,7 +222,7 @@ fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), Str
     let value = match (&opts.delimiter, &*target) {
         (Some(d), Value::String(current)) => {
             let mut parts: Vec<String> = current.split(d.as_str()).map(str::to_string).collect();
-            let text = crate::yaml::scalar_text(value);
+            let text = weir_yaml::scalar_text(value);
             let idx = usize::try_from(opts.index)
                 .map_err(|_| format!("options.index {} is out of range", opts.index))?;
             if idx >= parts.len() {
@@ -231,19 +231,19 @@ fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), Str
             parts[idx] = text;
             Value::String(parts.join(d))
         }
-        (Some(_), Value::Null) => Value::String(crate::yaml::scalar_text(value)),
+        (Some(_), Value::Null) => Value::String(weir_yaml::scalar_text(value)),
         _ => value.clone(),
     };
     *target = match (&*target, &value) {
         (Value::Number(_) | Value::Bool(_), v) if !v.is_object() && !v.is_array() => {
-            let text = crate::yaml::scalar_text(v);
-            match crate::yaml::from_str(&text) {
+            let text = weir_yaml::scalar_text(v);
+            match weir_yaml::from_str(&text) {
                 Ok(parsed @ (Value::Number(_) | Value::Bool(_))) => parsed,
                 _ => Value::String(text),
             }
         }
         (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
-            Value::String(crate::yaml::scalar_text(&value))
+            Value::String(weir_yaml::scalar_text(&value))
         }
         _ => value,
     };
@@ -299,7 +299,7 @@ fn walk(
                     .ok_or_else(|| format!("bad list selector {seg:?}"))?;
                 let mut matched = false;
                 for item in items.iter_mut() {
-                    if item.get(k).map(crate::yaml::scalar_text).as_deref() == Some(v) {
+                    if item.get(k).map(weir_yaml::scalar_text).as_deref() == Some(v) {
                         matched = true;
                         walk(item, rest, create, f)?;
                     }

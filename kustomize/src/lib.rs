@@ -1,20 +1,32 @@
-//! The native Kustomize engine: a directory tree in, the ordered list of resources out,
-//! the same as `kubectl kustomize` (Kustomize v5) for every feature it supports. Fields it
-//! does not support are refused with an error naming the field and file.
+//! weir-kustomize, the native Kustomize engine: a directory tree in, the ordered list of
+//! resources out, the same as `kubectl kustomize` (Kustomize v5) for every feature it
+//! supports. Fields it does not support are refused with an error naming the field and file.
 //!
 //! Pipeline per kustomization: resources (files and nested kustomizations) → components →
 //! generators → transformers (strategic merge patches, patches, namespace, prefix, suffix,
 //! labels, annotations, JSON 6902 patches, replicas, images). At the top: content-hash
 //! suffixes, name-reference rewriting, sorting.
+//!
+//! Entry points: [`build`] and [`build_with`] over a tree on disk confined to a root,
+//! [`build_in`] over any [`FileSystem`] (e.g. [`MemoryFs`]), and [`build_resources`] over a
+//! given list of objects (Helm's post-rendering). Around the engine: [`postbuild`] (Flux's
+//! variable substitution) and [`overrides`] (a Flux Kustomization spec's fields as a
+//! kustomization on top of its path).
+//!
+//! Pure: the only I/O is reading through a [`FileSystem`]; no Kubernetes client, no async
+//! runtime.
 
 mod builtin;
 mod fieldspec;
+pub mod fs;
 mod generators;
 mod jsonpatch;
 pub mod kustomization;
 mod nameref;
 mod order;
+pub mod overrides;
 mod patch;
+pub mod postbuild;
 mod replacement;
 mod resource;
 mod smp;
@@ -24,10 +36,12 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+pub use fs::{DiskFs, FileSystem, MemoryFs};
+pub use kustomization::Kustomization;
+pub use overrides::SpecOverrides;
 pub use resource::{ResId, Resource};
 
 use generators::GenKind;
-use kustomization::Kustomization;
 
 /// A build failure, naming the file it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,22 +63,21 @@ impl BuildError {
     }
 }
 
-/// Reads files, refusing anything outside the build root (no `../` escape, no symlink
-/// escape).
-pub struct Loader {
+/// Reads files through a [`FileSystem`], refusing anything outside its root (no `../`
+/// escape, no symlink escape) and, for patches and generator inputs, anything outside the
+/// kustomization's own directory.
+pub(crate) struct Loader<'a> {
+    fs: &'a dyn FileSystem,
     root: PathBuf,
 }
 
-impl Loader {
-    /// A loader confined to `root`.
-    ///
-    /// # Errors
-    /// When `root` does not exist.
-    pub fn new(root: &Path) -> Result<Self, BuildError> {
-        let root = root.canonicalize().map_err(|e| {
-            BuildError::new(&root.display().to_string(), format!("build root: {e}"))
-        })?;
-        Ok(Self { root })
+impl<'a> Loader<'a> {
+    /// A loader confined to the root of `fs`.
+    fn new(fs: &'a dyn FileSystem) -> Self {
+        Self {
+            fs,
+            root: fs.root().to_path_buf(),
+        }
     }
 
     fn display(&self, p: &Path) -> String {
@@ -73,11 +86,20 @@ impl Loader {
             .unwrap_or_else(|_| p.display().to_string())
     }
 
+    /// True when the canonical path `p` lies in the root (an in-memory path that climbed
+    /// above it keeps a leading `..`).
+    fn inside(&self, p: &Path) -> bool {
+        p.starts_with(&self.root) && !p.components().any(|c| c == Component::ParentDir)
+    }
+
     /// Resolves `rel` against `dir` and checks that it stays inside the root.
     fn resolve(&self, dir: &Path, rel: &str) -> Result<PathBuf, String> {
         let joined = dir.join(rel);
-        let canonical = joined.canonicalize().map_err(|e| format!("{rel:?}: {e}"))?;
-        if !canonical.starts_with(&self.root) {
+        let canonical = self
+            .fs
+            .canonicalize(&joined)
+            .map_err(|e| format!("{rel:?}: {e}"))?;
+        if !self.inside(&canonical) {
             return Err(format!(
                 "{rel:?} is outside the build root: references may not leave the source tree"
             ));
@@ -90,7 +112,7 @@ impl Loader {
     ///
     /// # Errors
     /// Missing files and files outside `dir`.
-    pub fn read_local(&self, dir: &Path, rel: &str) -> Result<Vec<u8>, BuildError> {
+    pub(crate) fn read_local(&self, dir: &Path, rel: &str) -> Result<Vec<u8>, BuildError> {
         let file = self.display(dir);
         if Path::new(rel).is_absolute() {
             return Err(BuildError::new(
@@ -107,11 +129,19 @@ impl Loader {
                 format!("security: file {rel:?} is not in or below {file:?}"),
             ));
         }
-        std::fs::read(&path).map_err(|e| BuildError::new(&file, format!("{rel:?}: {e}")))
+        self.fs
+            .read(&path)
+            .map_err(|e| BuildError::new(&file, format!("{rel:?}: {e}")))
+    }
+
+    fn read_text(&self, path: &Path) -> Result<String, BuildError> {
+        self.fs
+            .read_to_string(path)
+            .map_err(|e| BuildError::new(&self.display(path), e.to_string()))
     }
 }
 
-/// Builds the kustomization in `dir`; every file read must lie under `root`.
+/// Builds the kustomization in `dir` on disk; every file read must lie under `root`.
 ///
 /// # Errors
 /// The first error met, naming its file.
@@ -119,35 +149,50 @@ pub fn build(root: &Path, dir: &Path) -> Result<Vec<Value>, BuildError> {
     build_with(root, dir, None, false)
 }
 
-/// Builds `dir`, then applies `overrides` on top as if it were a kustomization whose only
-/// resource is `dir` (its `components` are relative to `dir`). With `synthesize`, a `dir`
-/// without a kustomization file is built from every Kubernetes manifest below it.
+/// [`build_in`] over the directory tree on disk below `root`: `dir` (absolute, or relative
+/// to the working directory) must lie under `root`, and so must every file the build reads.
 ///
 /// # Errors
-/// The first error met, naming its file.
+/// A missing `root`, and the first build error met, naming its file.
 pub fn build_with(
     root: &Path,
     dir: &Path,
     overrides: Option<&Kustomization>,
     synthesize: bool,
 ) -> Result<Vec<Value>, BuildError> {
-    let loader = Loader::new(root)?;
-    let dir = dir
-        .canonicalize()
+    let fs = DiskFs::new(root)
+        .map_err(|e| BuildError::new(&root.display().to_string(), format!("build root: {e}")))?;
+    build_in(&fs, dir, overrides, synthesize)
+}
+
+/// Builds `dir` of `fs`, then applies `overrides` on top as if it were a kustomization whose
+/// only resource is `dir` (its `components` are relative to `dir`). With `synthesize`, a
+/// `dir` without a kustomization file is built from every Kubernetes manifest below it.
+///
+/// # Errors
+/// The first error met, naming its file.
+pub fn build_in(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    overrides: Option<&Kustomization>,
+    synthesize: bool,
+) -> Result<Vec<Value>, BuildError> {
+    let loader = Loader::new(fs);
+    let dir = fs
+        .canonicalize(dir)
         .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
-    if !dir.starts_with(&loader.root) {
+    if !loader.inside(&dir) {
         return Err(BuildError::new(
             &dir.display().to_string(),
             "the kustomization is outside the build root",
         ));
     }
     let mut stack = Vec::new();
-    let (k, mut resources) = if synthesize && kustomization::find(&dir).is_none() {
+    let (k, mut resources) = if synthesize && kustomization::find(fs, &dir).is_none() {
         (Kustomization::default(), synthesized(&loader, &dir)?)
     } else {
         accumulate(&loader, &dir, &mut stack, Vec::new(), false)?
     };
-    let sort_options = k.sort_options;
     if let Some(o) = overrides {
         let file = "spec";
         for entry in &o.components {
@@ -163,29 +208,68 @@ pub fn build_with(
         }
         transform::apply(o, &loader, &dir, file, &mut resources)?;
     }
+    finish(&loader, &dir, resources, k.sort_options.as_ref())
+}
+
+/// Builds `resources` as a kustomization that lists them as its resources would: what a Helm
+/// post-renderer does with a rendered chart. `kustomization` usually lists no resources of
+/// its own (any it lists are loaded from `fs` and added after `resources`); its components,
+/// generators and transformers (patches, images, namespace, prefix and suffix, labels,
+/// annotations, replicas, replacements) apply to all of them, then name references are
+/// rewritten and the result sorted as Kustomize does. Files it names (patch files, generator
+/// inputs, components) are read from the root of `fs`.
+///
+/// # Errors
+/// Objects without kind or name, duplicate objects, and the first build error met.
+pub fn build_resources(
+    resources: Vec<Value>,
+    kustomization: &Kustomization,
+    fs: &dyn FileSystem,
+) -> Result<Vec<Value>, BuildError> {
+    let loader = Loader::new(fs);
+    let dir = loader.root.clone();
+    let file = "kustomization";
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for value in resources {
+        let res = checked(value).map_err(|m| BuildError::new("resources", m))?;
+        add_unique(&mut out, &mut seen, res, "resources")?;
+    }
+    let mut stack = vec![dir.clone()];
+    let out = expand(&loader, &dir, file, None, kustomization, &mut stack, out)?;
+    finish(&loader, &dir, out, kustomization.sort_options.as_ref())
+}
+
+/// The end of every build: content-hash suffixes, name references, annotations as strings,
+/// Kustomize's order.
+fn finish(
+    loader: &Loader<'_>,
+    dir: &Path,
+    mut resources: Vec<Resource>,
+    sort_options: Option<&kustomization::SortOptions>,
+) -> Result<Vec<Value>, BuildError> {
     for res in resources.iter_mut().filter(|r| r.needs_hash) {
         let name = format!("{}-{}", res.name(), generators::content_hash(&res.value));
         res.set_name(&name);
     }
-    nameref::fix(&mut resources).map_err(|m| BuildError::new(&loader.display(&dir), m))?;
+    nameref::fix(&mut resources).map_err(|m| BuildError::new(&loader.display(dir), m))?;
     for res in &mut resources {
         stringify_annotations(&mut res.value);
     }
-    order::sort(&mut resources, sort_options.as_ref());
+    order::sort(&mut resources, sort_options);
     Ok(resources.into_iter().map(|r| r.value).collect())
 }
 
 /// Every Kubernetes manifest below `dir` (files with `apiVersion` and `kind`), in path
 /// order; subdirectories with their own kustomization are built as such.
-fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError> {
+fn synthesized(loader: &Loader<'_>, dir: &Path) -> Result<Vec<Resource>, BuildError> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| BuildError::new(&loader.display(dir), e.to_string()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut entries: Vec<PathBuf> = loader
+        .fs
+        .read_dir(dir)
+        .map_err(|e| BuildError::new(&loader.display(dir), e.to_string()))?;
     entries.sort();
     for path in entries {
         let name = path
@@ -195,17 +279,16 @@ fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError>
         if name.starts_with('.') {
             continue;
         }
-        let found: Vec<Resource> = if path.is_dir() {
-            if kustomization::find(&path).is_some() {
+        let found: Vec<Resource> = if loader.fs.is_dir(&path) {
+            if kustomization::find(loader.fs, &path).is_some() {
                 accumulate(loader, &path, &mut stack, Vec::new(), false)?.1
             } else {
                 synthesized(loader, &path)?
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             let shown = loader.display(&path);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| BuildError::new(&shown, e.to_string()))?;
-            let docs = crate::yaml::from_str_multi(&text)
+            let text = loader.read_text(&path)?;
+            let docs = weir_yaml::from_str_multi(&text)
                 .map_err(|e| BuildError::new(&shown, format!("malformed YAML: {e}")))?;
             let manifests = docs
                 .iter()
@@ -225,10 +308,10 @@ fn synthesized(loader: &Loader, dir: &Path) -> Result<Vec<Resource>, BuildError>
 }
 
 fn accumulate(
-    loader: &Loader,
+    loader: &Loader<'_>,
     dir: &Path,
     stack: &mut Vec<PathBuf>,
-    mut resources: Vec<Resource>,
+    resources: Vec<Resource>,
     as_component: bool,
 ) -> Result<(Kustomization, Vec<Resource>), BuildError> {
     let shown = loader.display(dir);
@@ -243,14 +326,17 @@ fn accumulate(
             format!("cycle between kustomizations: {}", cycle.join(" -> ")),
         ));
     }
-    let path = kustomization::find(dir).ok_or_else(|| {
+    let path = kustomization::find(loader.fs, dir).ok_or_else(|| {
         BuildError::new(
             &shown,
             "no kustomization.yaml, kustomization.yml or Kustomization file in this directory",
         )
     })?;
     let file = loader.display(&path);
-    let text = std::fs::read_to_string(&path).map_err(|e| BuildError::new(&file, e.to_string()))?;
+    let text = loader
+        .fs
+        .read_to_string(&path)
+        .map_err(|e| BuildError::new(&file, e.to_string()))?;
     let k = kustomization::parse(&path, &text).map_err(|e| BuildError::new(&file, e.message))?;
     let is_component = k.kind.as_deref() == Some("Component");
     if as_component && !is_component {
@@ -268,10 +354,27 @@ fn accumulate(
     for crd in &k.crds {
         let text = String::from_utf8(loader.read_local(dir, crd)?)
             .map_err(|_| BuildError::new(&file, format!("crds: {crd:?} is not UTF-8")))?;
-        crate::yaml::from_str(&text)
+        weir_yaml::from_str(&text)
             .map_err(|e| BuildError::new(&file, format!("crds: {crd:?}: malformed: {e}")))?;
     }
     stack.push(dir.to_path_buf());
+    let resources = expand(loader, dir, &file, Some(&path), &k, stack, resources)?;
+    Ok((k, resources))
+}
+
+/// Applies the kustomization `k` of `dir` (read from `path`, when it is a file) to
+/// `resources`: its own resources, components, generators and transformers, then origin
+/// annotations. `dir` is on top of `stack` and is popped once its entries are loaded.
+fn expand(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    path: Option<&Path>,
+    k: &Kustomization,
+    stack: &mut Vec<PathBuf>,
+    mut resources: Vec<Resource>,
+) -> Result<Vec<Resource>, BuildError> {
+    let file = file.to_string();
     let mut seen: std::collections::HashSet<IdKey> = resources.iter().map(id_key).collect();
     for entry in k.resources.iter().chain(&k.bases) {
         for res in load_entry(loader, dir, &file, entry, stack)? {
@@ -298,7 +401,7 @@ fn accumulate(
             let mut res =
                 generators::generate(loader, dir, &file, kind, g, k.generator_options.as_ref())?;
             res.origin = Some(resource::Origin::Generator {
-                kustomization: path.clone(),
+                kustomization: path.map_or_else(|| dir.join(&file), Path::to_path_buf),
                 kind: if kind == GenKind::ConfigMap {
                     "ConfigMapGenerator"
                 } else {
@@ -313,13 +416,13 @@ fn accumulate(
             )?;
         }
     }
-    transform::apply(&k, loader, dir, &file, &mut resources)?;
+    transform::apply(k, loader, dir, &file, &mut resources)?;
     if k.build_metadata.iter().any(|o| o == "originAnnotations") {
         for res in &mut resources {
             annotate_origin(res, dir);
         }
     }
-    Ok((k, resources))
+    Ok(resources)
 }
 
 const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
@@ -366,7 +469,7 @@ fn stringify_annotations(value: &mut Value) {
     if let Some(Value::Object(annotations)) = value.pointer_mut("/metadata/annotations") {
         for v in annotations.values_mut() {
             if !v.is_string() {
-                let text = crate::yaml::scalar_text(v);
+                let text = weir_yaml::scalar_text(v);
                 *v = Value::String(text);
             }
         }
@@ -382,7 +485,12 @@ fn is_remote(entry: &str) -> bool {
         || entry.contains("?ref=")
 }
 
-fn entry_dir(loader: &Loader, dir: &Path, file: &str, entry: &str) -> Result<PathBuf, BuildError> {
+fn entry_dir(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    entry: &str,
+) -> Result<PathBuf, BuildError> {
     if is_remote(entry) {
         return Err(BuildError::new(
             file,
@@ -392,7 +500,7 @@ fn entry_dir(loader: &Loader, dir: &Path, file: &str, entry: &str) -> Result<Pat
     let path = loader
         .resolve(dir, entry)
         .map_err(|m| BuildError::new(file, m))?;
-    if !path.is_dir() {
+    if !loader.fs.is_dir(&path) {
         return Err(BuildError::new(
             file,
             format!("{entry:?} is not a directory"),
@@ -402,7 +510,7 @@ fn entry_dir(loader: &Loader, dir: &Path, file: &str, entry: &str) -> Result<Pat
 }
 
 fn load_entry(
-    loader: &Loader,
+    loader: &Loader<'_>,
     dir: &Path,
     file: &str,
     entry: &str,
@@ -426,7 +534,7 @@ fn load_entry(
     let path = loader
         .resolve(dir, entry)
         .map_err(|m| BuildError::new(file, format!("resource {m}")))?;
-    if path.is_dir() {
+    if loader.fs.is_dir(&path) {
         let (_, resources) = accumulate(loader, &path, stack, Vec::new(), false)?;
         return Ok(resources);
     }
@@ -440,8 +548,10 @@ fn load_entry(
         ));
     }
     let shown = loader.display(&path);
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| BuildError::new(&shown, e.to_string()))?;
+    let text = loader
+        .fs
+        .read_to_string(&path)
+        .map_err(|e| BuildError::new(&shown, e.to_string()))?;
     let mut resources = parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?;
     for r in &mut resources {
         r.origin = Some(resource::Origin::File(path.clone()));
@@ -454,7 +564,7 @@ fn load_entry(
 /// # Errors
 /// Malformed YAML (line and column) or objects without kind or name.
 pub fn parse_resources(text: &str) -> Result<Vec<Resource>, String> {
-    let docs = crate::yaml::from_str_multi(text).map_err(|e| format!("malformed YAML: {e}"))?;
+    let docs = weir_yaml::from_str_multi(text).map_err(|e| format!("malformed YAML: {e}"))?;
     let mut out = Vec::new();
     for doc in docs {
         match doc {

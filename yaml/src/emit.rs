@@ -29,6 +29,17 @@ pub fn scalar_text(value: &Value) -> String {
     }
 }
 
+/// Prints one value as Helm's `toYaml` does (sigs.k8s.io/yaml `Marshal`): keys sorted at
+/// every level in yaml.v2's natural order, ending in a newline (the template function trims
+/// that newline itself).
+///
+/// The order never depends on how the value was built: the emitter sorts every mapping, so
+/// this holds whether or not `serde_json`'s `preserve_order` feature is on (it is off in this
+/// workspace, where `Map` is a `BTreeMap` in byte order, which is not yaml.v2's order).
+pub fn to_string_sorted(value: &Value) -> String {
+    to_string(value)
+}
+
 /// Prints documents separated by `---` lines, as `kubectl kustomize` does.
 pub fn to_string_multi(values: &[Value]) -> String {
     values
@@ -662,6 +673,18 @@ fn go_format_g(f: f64) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn sorted_output_orders_keys_at_every_level() {
+        let value =
+            json!({"z": 1, "a10": {"y": [{"b": 1, "a": 2}], "x": true}, "a9": "on", "B": []});
+        assert_eq!(
+            to_string_sorted(&value),
+            "B: []\na9: \"on\"\na10:\n  x: true\n  \"y\":\n  - a: 2\n    b: 1\nz: 1\n"
+        );
+        assert_eq!(to_string_sorted(&json!({})), "{}\n");
+        assert_eq!(to_string_sorted(&json!(["b", "a"])), "- b\n- a\n");
+    }
 
     #[test]
     fn keys_sort_naturally() {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use kustomize_controller::kustomize::build;
+use weir_kustomize::build;
 
 fn build_tree(files: &[(&str, &str)]) -> Result<usize, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;

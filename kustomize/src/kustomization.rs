@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::BuildError;
+use super::fs::FileSystem;
 
 /// File names Kustomize accepts, in its order of preference.
 pub const FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -246,8 +247,11 @@ pub struct LegacySortOptions {
 }
 
 /// Finds the kustomization file in `dir`.
-pub fn find(dir: &Path) -> Option<PathBuf> {
-    FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+pub fn find(fs: &dyn FileSystem, dir: &Path) -> Option<PathBuf> {
+    FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| fs.is_file(p))
 }
 
 /// Parses and validates a kustomization file.
@@ -256,7 +260,7 @@ pub fn find(dir: &Path) -> Option<PathBuf> {
 /// Malformed YAML (with line and column), unsupported fields, wrong types — each naming the file.
 pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
     let file = path.display().to_string();
-    let value = crate::yaml::from_str(text)
+    let value = weir_yaml::from_str(text)
         .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?;
     let map = match &value {
         Value::Object(m) => m.clone(),

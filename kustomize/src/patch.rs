@@ -133,7 +133,7 @@ pub fn apply_patches(
         )?;
         let src = Source { file, label };
         let options = entry.options.clone().unwrap_or_default();
-        let docs = crate::yaml::from_str_multi(&text)
+        let docs = weir_yaml::from_str_multi(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
         if docs.first().is_some_and(Value::is_array) {
             let target = entry.target.as_ref().ok_or_else(|| {
@@ -142,7 +142,7 @@ pub fn apply_patches(
                     format!("{}: a JSON 6902 patch needs a target", src.label),
                 )
             })?;
-            let ops = crate::yaml::from_str_yaml11(&text)
+            let ops = weir_yaml::from_str_yaml11(&text)
                 .map_err(|e| BuildError::new(file, format!("{}: {e}", src.label)))?;
             json6902(&src, target, &ops, resources)?;
             continue;
@@ -173,7 +173,7 @@ pub fn apply_strategic_merge(
             load(loader, dir, file, Some(entry), None)?
         };
         let src = Source { file, label };
-        let docs = crate::yaml::from_str_multi(&text)
+        let docs = weir_yaml::from_str_multi(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
             strategic(&src, None, &doc, &PatchOptions::default(), resources)?;
@@ -202,7 +202,7 @@ pub fn apply_json6902(
             entry.patch.as_deref(),
         )?;
         let src = Source { file, label };
-        let ops = crate::yaml::from_str_yaml11(&text)
+        let ops = weir_yaml::from_str_yaml11(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
         json6902(&src, &entry.target, &ops, resources)?;
     }

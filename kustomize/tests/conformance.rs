@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kustomize_controller::{kustomize, yaml};
+use weir_kustomize as kustomize;
+use weir_yaml as yaml;
 
 struct Fixture {
     name: String,
