@@ -322,17 +322,4 @@ pub struct Snapshot {
     pub total_reconciliations: i64,
 }
 
-impl crate::meta::ReconcileStatus for KustomizationStatus {
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
-    fn set_last_handled_reconcile_at(&mut self, token: String) {
-        self.last_handled_reconcile_at = Some(token);
-    }
-}
+crate::meta::reconcile_status!(KustomizationStatus);

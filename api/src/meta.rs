@@ -46,3 +46,27 @@ pub trait ReconcileStatus: Default + Clone + Serialize + Send + Sync {
     /// Echoes a handled `reconcile.weir.dev/requestedAt` token.
     fn set_last_handled_reconcile_at(&mut self, token: String);
 }
+
+/// Implements [`ReconcileStatus`] for a status struct with the fields `conditions`,
+/// `observed_generation` and `last_handled_reconcile_at`.
+macro_rules! reconcile_status {
+    ($status:ty) => {
+        impl $crate::meta::ReconcileStatus for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(
+                &mut self,
+            ) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+                &mut self.conditions
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+            fn set_last_handled_reconcile_at(&mut self, token: String) {
+                self.last_handled_reconcile_at = Some(token);
+            }
+        }
+    };
+}
+pub(crate) use reconcile_status;

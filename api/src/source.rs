@@ -126,17 +126,4 @@ pub struct GitRepositoryStatus {
     pub last_handled_reconcile_at: Option<String>,
 }
 
-impl crate::meta::ReconcileStatus for GitRepositoryStatus {
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
-    fn set_last_handled_reconcile_at(&mut self, token: String) {
-        self.last_handled_reconcile_at = Some(token);
-    }
-}
+crate::meta::reconcile_status!(GitRepositoryStatus);

@@ -126,8 +126,12 @@ async fn steps(
 ) -> Result<String, ReconcileError> {
     let source_ns = validate_source_ref(obj, &ctx.settings)?;
     let timeout = timeout(&obj.spec)?;
+    // Dependencies first (a dependency that is not ready says so even while the source has
+    // no artifact yet), then, once the source revision is known, that dependencies sharing the
+    // source have applied it.
+    check_dependencies(obj, &ctx.store, None)?;
     let artifact = source_artifact(obj, ctx, &source_ns).await?;
-    check_dependencies(obj, &ctx.store, &artifact.revision)?;
+    check_dependencies(obj, &ctx.store, Some(&artifact.revision))?;
     status.last_attempted_revision = Some(artifact.revision.clone());
     let tree = ctx
         .artifacts
@@ -241,13 +245,13 @@ fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<Strin
     Ok(ns)
 }
 
-/// Every `dependsOn` must be Ready at its current generation, and at `revision` when it
-/// shares the source. Read from the controller's store: no API call per dependency. A cycle
-/// stalls; anything else waits.
+/// Every `dependsOn` must be Ready at its current generation, and at `revision` (when given)
+/// if it shares the source. Read from the controller's store: no API call per dependency. A
+/// cycle stalls; anything else waits.
 fn check_dependencies(
     obj: &Kustomization,
     store: &Store<Kustomization>,
-    revision: &str,
+    revision: Option<&str>,
 ) -> Result<(), ReconcileError> {
     if obj.spec.depends_on.is_empty() {
         return Ok(());
@@ -263,7 +267,7 @@ fn check_dependencies(
         &plan::key(obj),
         &plan::depends_on(obj),
         Some(&source),
-        Some(revision),
+        revision,
         &lookup,
     )
     .map_err(|u| match &u {

@@ -218,13 +218,20 @@ async fn load_credentials(obj: &GitRepository, ctx: &Context) -> Result<Auth, Re
         ));
     };
     // Transient, not stalled: the fix is a change to the Secret, which does not change the
-    // GitRepository.
-    auth_from_secret(&secret.data.unwrap_or_default()).map_err(|m| {
+    // GitRepository, so only a retry sees it.
+    let invalid = |m: String| {
         ReconcileError::transient(
             reasons::AUTHENTICATION_FAILED,
             format!("Secret {ns}/{}: {m}", secret_ref.name),
         )
-    })
+    };
+    let auth = auth_from_secret(&secret.data.unwrap_or_default()).map_err(invalid)?;
+    if git::is_ssh(&obj.spec.url) && auth.known_hosts.is_none() {
+        return Err(invalid(
+            "no known_hosts key: SSH host keys are always verified, add the server's keys".into(),
+        ));
+    }
+    Ok(auth)
 }
 
 /// Reads credentials from Secret data, Flux's key names.
