@@ -99,3 +99,29 @@ impl std::error::Error for ReconcileError {
             .map(|c| c as &(dyn std::error::Error + 'static))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_stays_typed_and_is_the_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err =
+            ReconcileError::transient("ArtifactFailed", "downloading x: refused").with_cause(io);
+        let source = std::error::Error::source(&err).expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        // Equality is about what the user sees: next step, reason and message.
+        assert_eq!(
+            err,
+            ReconcileError::transient("ArtifactFailed", "downloading x: refused")
+        );
+        assert_eq!(
+            err.to_string(),
+            "downloading x: refused (ArtifactFailed, will retry)"
+        );
+    }
+}

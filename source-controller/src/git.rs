@@ -6,7 +6,7 @@
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -215,26 +215,37 @@ impl Session {
         Ok(Self { repo, ssh_files })
     }
 
-    /// Classifies a gix error, adding what `ssh` printed.
-    fn error(&self, url: &str, err: &dyn std::fmt::Debug) -> GitError {
-        let ssh_said = self
-            .ssh_files
+    /// Reduces a gix error to the typed facts that decide its class (see [`Failure`]) and
+    /// classifies it. `challenge` is what the credentials callback of this connection saw.
+    fn error(&self, url: &str, err: &gix::Error, challenge: &Challenge) -> GitError {
+        let scheme = gix::url::parse(url.as_bytes().as_bstr()).map(|u| u.scheme);
+        let failure = if self.ssh_files.is_some() {
+            Failure::Ssh {
+                stderr: self.ssh_stderr(),
+            }
+        } else if let Ok(gix::url::Scheme::Http | gix::url::Scheme::Https) = scheme {
+            Failure::Http {
+                status: http_status(err, challenge),
+            }
+        } else {
+            Failure::Other
+        };
+        classify(url, &failure, &format!("{err:?}").replace("\\\"", "\""))
+    }
+
+    /// The lines `ssh` printed on stderr, without blank lines. gix never sees them: the
+    /// `ssh` command redirects them into a file of the session.
+    fn ssh_stderr(&self) -> Vec<String> {
+        self.ssh_files
             .as_ref()
             .and_then(|d| std::fs::read_to_string(d.path().join(SSH_STDERR)).ok())
             .map(|s| {
                 s.lines()
-                    .filter(|l| {
-                        !l.trim().is_empty() && !l.starts_with("Warning: Permanently added")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+                    .collect()
             })
-            .unwrap_or_default();
-        if ssh_said.is_empty() {
-            classify(url, err)
-        } else {
-            classify(url, &format!("ssh: {ssh_said}; {err:?}"))
-        }
+            .unwrap_or_default()
     }
 
     fn has_commit(&self, hex: &str) -> bool {
@@ -255,13 +266,15 @@ impl Session {
 
     fn list_refs(&self, req: &FetchRequest<'_>, refspec: &str) -> Result<Vec<RemoteRef>, GitError> {
         let remote = self.remote(req, refspec)?;
-        let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
+        let challenge = Challenge::default();
+        let conn = connect(&self.repo, &remote, req, &challenge)
+            .map_err(|e| self.error(req.url, &e, &challenge))?;
         let (map, _) = conn
             .ref_map(
                 gix::progress::Discard,
                 gix::remote::ref_map::Options::default(),
             )
-            .map_err(|e| self.error(req.url, &e))?;
+            .map_err(|e| self.error(req.url, &e, &challenge))?;
         Ok(map
             .remote_refs
             .iter()
@@ -278,20 +291,22 @@ impl Session {
 
     fn fetch(&self, req: &FetchRequest<'_>, refspec: &str, shallow: bool) -> Result<(), GitError> {
         let remote = self.remote(req, refspec)?;
-        let conn = connect(&self.repo, &remote, req).map_err(|e| self.error(req.url, &e))?;
+        let challenge = Challenge::default();
+        let conn = connect(&self.repo, &remote, req, &challenge)
+            .map_err(|e| self.error(req.url, &e, &challenge))?;
         let mut prepare = conn
             .prepare_fetch(
                 gix::progress::Discard,
                 gix::remote::ref_map::Options::default(),
             )
-            .map_err(|e| self.error(req.url, &e))?;
+            .map_err(|e| self.error(req.url, &e, &challenge))?;
         if shallow {
             prepare =
                 prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
         }
         prepare
             .receive(gix::progress::Discard, req.interrupt)
-            .map_err(|e| self.error(req.url, &e))?;
+            .map_err(|e| self.error(req.url, &e, &challenge))?;
         Ok(())
     }
 
@@ -338,6 +353,7 @@ fn connect<'r>(
     repo: &'r gix::Repository,
     remote: &'r gix::Remote<'r>,
     req: &FetchRequest<'_>,
+    challenge: &Challenge,
 ) -> gix::Result<
     gix::remote::Connection<
         'r,
@@ -348,6 +364,10 @@ fn connect<'r>(
 > {
     let conn = remote.connect(Direction::Fetch)?;
     let basic = req.auth.basic.clone();
+    let refused = Arc::clone(&challenge.0);
+    // gix asks for credentials only when the HTTP server answered 401, and erases them when
+    // the server answered 401 again: both are recorded, as the error gix then returns carries
+    // no status when there were no credentials to offer.
     let conn = conn.with_credentials(move |action| match action {
         gix::credentials::helper::Action::Get(ctx) => match &basic {
             Some((username, password)) => Ok(Some(gix::credentials::protocol::Outcome {
@@ -358,9 +378,16 @@ fn connect<'r>(
                 },
                 next: ctx.into(),
             })),
-            None => Ok(None),
+            None => {
+                refused.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
         },
-        _ => Ok(None),
+        gix::credentials::helper::Action::Erase(_) => {
+            refused.store(true, Ordering::Relaxed);
+            Ok(None)
+        }
+        gix::credentials::helper::Action::Store(_) => Ok(None),
     });
     if is_ssh(req.url) || req.url.starts_with("file://") {
         return Ok(conn);
@@ -423,26 +450,120 @@ fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
-/// Sorts a gix error into authentication or other failure, with a message that names the URL.
-fn classify(url: &str, err: &dyn std::fmt::Debug) -> GitError {
-    let detail = format!("{err:?}").replace("\\\"", "\"");
-    let text = one_line(&detail);
-    let lower = text.to_lowercase();
-    let auth_markers = [
-        "401",
-        "403",
-        "authentication",
-        "permission denied",
-        "host key verification failed",
-        "no matching host key",
-        "remote host identification has changed",
-        "invalid credentials",
-    ];
-    if auth_markers.iter().any(|m| lower.contains(m)) {
+/// What the credentials callback of one connection saw: set when the HTTP server answered
+/// 401 and the Secret had no credentials to offer, or the server refused the ones offered.
+#[derive(Default)]
+struct Challenge(Arc<AtomicBool>);
+
+/// The facts about a failed Git operation that decide its class. They come from typed errors,
+/// HTTP status codes and the fixed phrases of `ssh`, never from text that contains user input
+/// (URL, host, user, port): a repository named `app-401` or a random port 40175 must not turn
+/// a TLS error into an authentication failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// An HTTP(S) remote. `status` is the HTTP status it answered with, `None` when no answer
+    /// came (connection refused, TLS handshake failed, timeout).
+    Http { status: Option<u16> },
+    /// An SSH remote: the lines the `ssh` program printed on stderr.
+    Ssh { stderr: Vec<String> },
+    /// Anything else: `file://`, a local problem.
+    Other,
+}
+
+/// The HTTP status a failed operation got, from gix's typed errors: a 401 is gix's
+/// `AuthenticationRequired` (or a [`Challenge`] when there were no credentials to offer, where
+/// gix keeps no typed cause); any other status is on the `reqwest::Error` gix keeps as a cause.
+fn http_status(err: &gix::Error, challenge: &Challenge) -> Option<u16> {
+    use gix::protocol::transport::client::AuthenticationRequired;
+    if challenge.0.load(Ordering::Relaxed)
+        || err.downcast_any_ref::<AuthenticationRequired>().is_some()
+    {
+        return Some(401);
+    }
+    err.iter_errors()
+        .find_map(|e| e.downcast_ref::<reqwest::Error>()?.status())
+        .map(|s| s.as_u16())
+}
+
+/// Sorts a failure into authentication or other failure, with a message that names the URL.
+/// `detail` (the error's text, which may contain anything) only goes into the message.
+fn classify(url: &str, failure: &Failure, detail: &str) -> GitError {
+    let (refused, text) = match failure {
+        Failure::Http { status } => (matches!(status, Some(401 | 403)), detail.to_string()),
+        Failure::Ssh { stderr } => {
+            // The decisive lines first, so that they survive the message's length limit.
+            let (decisive, rest): (Vec<&str>, Vec<&str>) = stderr
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !ssh_noise(l))
+                .partition(|l| ssh_refusal(l));
+            let said = [decisive.as_slice(), rest.as_slice()].concat().join(" ");
+            let text = if said.is_empty() {
+                detail.to_string()
+            } else {
+                format!("ssh: {said}; {detail}")
+            };
+            (!decisive.is_empty(), text)
+        }
+        Failure::Other => (false, detail.to_string()),
+    };
+    let text = one_line(&text);
+    if refused {
         GitError::Authentication(format!("authentication to {url} failed: {text}"))
     } else {
         GitError::Operation(format!("fetching {url} failed: {text}"))
     }
+}
+
+/// Whether a line `ssh` printed says that the server refused the key or that the host key did
+/// not verify. Each shape is OpenSSH's fixed text at a fixed place in the line (LANG=C, which
+/// gix sets); the parts that hold the user, host or port are skipped by position, never searched.
+fn ssh_refusal(line: &str) -> bool {
+    let line = line.trim_end();
+    line == "Host key verification failed."
+        || line.trim_matches(|c| c == '@' || c == ' ')
+            == "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"
+        // `No ED25519 host key is known for <host> and you have requested strict checking.`
+        || line
+            .strip_prefix("No ")
+            .and_then(|rest| rest.split_once(' '))
+            .is_some_and(|(_key_type, rest)| {
+                rest.starts_with("host key is known for ")
+                    && rest.ends_with(" and you have requested strict checking.")
+            })
+        // `Host key for <host> has changed and you have requested strict checking.`
+        || (line.starts_with("Host key for ")
+            && line.ends_with(" has changed and you have requested strict checking."))
+        || key_refused(line)
+}
+
+/// `Permission denied (publickey).`, which OpenSSH prefixes with `<user>@<host>: `. The
+/// method list the server sent ends the line, so the line is read from its end, and the
+/// `<user>@<host>` part is only checked to be one word.
+fn key_refused(line: &str) -> bool {
+    let Some((head, methods)) = line.strip_suffix(").").and_then(|l| l.rsplit_once(" (")) else {
+        return false;
+    };
+    let methods_ok = !methods.is_empty()
+        && methods
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ",-@.".contains(c));
+    let head_ok = match head.strip_suffix("Permission denied") {
+        Some("") => true,
+        Some(prefix) => prefix
+            .strip_suffix(": ")
+            .is_some_and(|who| !who.is_empty() && !who.contains(char::is_whitespace)),
+        None => false,
+    };
+    methods_ok && head_ok
+}
+
+/// Lines that say nothing about the failure: the banner's frame and ssh's notes about the
+/// session.
+fn ssh_noise(line: &str) -> bool {
+    line.chars().all(|c| c == '@')
+        || line.starts_with("Warning: Permanently added ")
+        || line.starts_with("Pseudo-terminal will not be allocated ")
 }
 
 fn one_line(s: &str) -> String {
@@ -455,5 +576,224 @@ fn one_line(s: &str) -> String {
         format!("{}…", &flat[..end])
     } else {
         flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ssh(lines: &[&str]) -> Failure {
+        Failure::Ssh {
+            stderr: lines.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    fn http(status: Option<u16>) -> Failure {
+        Failure::Http { status }
+    }
+
+    const MISMATCH: &[&str] = &[
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!",
+        "Offending ED25519 key in /tmp/x/known_hosts:1",
+        "Host key for [127.0.0.1]:40175 has changed and you have requested strict checking.",
+        "Host key verification failed.",
+    ];
+
+    #[test]
+    fn failures_are_classified_from_typed_facts_never_from_user_input() {
+        let tls = "Transport handshake failed Caused by: 0: error sending request for url \
+                   (https://git.example:40175/app-401-403.git/info/refs) 1: invalid peer \
+                   certificate: UnknownIssuer";
+        let refused = "Transport handshake failed Caused by: 0: error sending request for url \
+                       (https://127.0.0.1:40175/app.git/info/refs) 1: tcp connect error 2: \
+                       Connection refused (os error 111)";
+        // (case, url, failure, detail, authentication?)
+        let cases: &[(&str, &str, Failure, &str, bool)] = &[
+            (
+                "TLS error, URL path with 401 and 403",
+                "https://git.example:40175/app-401-403.git",
+                http(None),
+                tls,
+                false,
+            ),
+            (
+                "TLS error, host and port with 401 and 403",
+                "https://401.example:4403/repo.git",
+                http(None),
+                "invalid peer certificate: UnknownIssuer (401 403 authentication)",
+                false,
+            ),
+            (
+                "connection refused on port 40175",
+                "https://127.0.0.1:40175/app.git",
+                http(None),
+                refused,
+                false,
+            ),
+            (
+                "401",
+                "https://git.example/app.git",
+                http(Some(401)),
+                "Received HTTP status 401",
+                true,
+            ),
+            (
+                "403",
+                "https://git.example/app.git",
+                http(Some(403)),
+                "Received HTTP status 403",
+                true,
+            ),
+            (
+                "404 of a repository named 401",
+                "https://git.example/missing-401.git",
+                http(Some(404)),
+                "Received HTTP status 404 for https://git.example/missing-401.git",
+                false,
+            ),
+            (
+                "500",
+                "https://git.example/403.git",
+                http(Some(500)),
+                "status 500",
+                false,
+            ),
+            (
+                "ssh refused key",
+                "ssh://git@git.example/app.git",
+                ssh(&["git@git.example: Permission denied (publickey)."]),
+                "",
+                true,
+            ),
+            (
+                "ssh refused key, older OpenSSH",
+                "ssh://git@git.example/app.git",
+                ssh(&["Permission denied (publickey,keyboard-interactive)."]),
+                "",
+                true,
+            ),
+            (
+                "ssh host key mismatch",
+                "ssh://git@127.0.0.1:40175/app.git",
+                ssh(MISMATCH),
+                "",
+                true,
+            ),
+            (
+                "ssh unknown host key",
+                "ssh://git@127.0.0.1:40175/app.git",
+                ssh(&[
+                    "No ED25519 host key is known for [127.0.0.1]:40175 and you have requested strict checking.",
+                    "Host key verification failed.",
+                ]),
+                "",
+                true,
+            ),
+            (
+                "ssh connection refused by a host named permission-denied",
+                "ssh://git@permission-denied.example/app.git",
+                ssh(&[
+                    "ssh: connect to host permission-denied.example port 22: Connection refused",
+                ]),
+                "",
+                false,
+            ),
+            (
+                "ssh unknown host named permission-denied",
+                "git@permission-denied.example:app.git",
+                ssh(&[
+                    "ssh: Could not resolve hostname permission-denied.example: Name or service not known",
+                ]),
+                "",
+                false,
+            ),
+            (
+                "ssh local connect refused by the system, not the server",
+                "ssh://git@git.example/app.git",
+                ssh(&["ssh: connect to host git.example port 22: Permission denied"]),
+                "",
+                false,
+            ),
+            (
+                "ssh closed before authenticating",
+                "ssh://git@git.example:40175/app.git",
+                ssh(&["Connection closed by 10.0.0.1 port 40175"]),
+                "",
+                false,
+            ),
+            (
+                "ssh said nothing",
+                "ssh://git@git.example/403.git",
+                ssh(&[]),
+                "The repository 403 was not found (Permission denied)",
+                false,
+            ),
+            (
+                "file URL",
+                "file:///srv/401/permission-denied",
+                Failure::Other,
+                "authentication failed: 401",
+                false,
+            ),
+        ];
+        for (case, url, failure, detail, authentication) in cases {
+            let got = classify(url, failure, detail);
+            let (prefix, is_auth) = match &got {
+                GitError::Authentication(_) => (format!("authentication to {url} failed: "), true),
+                GitError::Operation(_) => (format!("fetching {url} failed: "), false),
+                GitError::Invalid(_) => panic!("{case}: {got:?}"),
+            };
+            assert_eq!(is_auth, *authentication, "{case}: {got}");
+            assert!(got.to_string().starts_with(&prefix), "{case}: {got}");
+        }
+    }
+
+    #[test]
+    fn ssh_messages_lead_with_the_decisive_line_and_drop_the_banner_frame() {
+        let got = classify("ssh://git@h/r.git", &ssh(MISMATCH), "gix detail");
+        let message = got.to_string();
+        assert!(
+            message.starts_with(
+                "authentication to ssh://git@h/r.git failed: ssh: @ WARNING: REMOTE HOST \
+                 IDENTIFICATION HAS CHANGED! @ Host key for"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("@@"), "{message}");
+        assert!(message.ends_with("; gix detail"), "{message}");
+    }
+
+    #[test]
+    fn a_401_is_read_from_gix_typed_errors_or_from_the_credentials_callback() {
+        use gix::protocol::transport::client::AuthenticationRequired;
+        let denied = std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            AuthenticationRequired::default(),
+        );
+        let none = Challenge::default();
+        assert_eq!(
+            http_status(&gix::Error::from_error(denied), &none),
+            Some(401)
+        );
+
+        // A local "permission denied" is no HTTP status.
+        let local = std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "401 permission denied",
+        );
+        assert_eq!(http_status(&gix::Error::from_error(local), &none), None);
+
+        // No credentials to offer: gix's error has no typed cause, the callback saw the 401.
+        let asked = Challenge::default();
+        asked.0.store(true, Ordering::Relaxed);
+        let message = std::io::Error::other("No credentials were returned at all");
+        assert_eq!(
+            http_status(&gix::Error::from_error(message), &asked),
+            Some(401)
+        );
     }
 }

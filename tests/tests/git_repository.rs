@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use kube::api::Api;
 use sha2::{Digest, Sha256};
+use weir_api::conditions::types;
 use weir_api::source::GitRepository;
-use weir_shared::conditions::{self, types};
+use weir_api::source::conditions::types as source_types;
+use weir_shared::conditions;
 use weir_tests::cluster::{self, TestNamespace};
 use weir_tests::controller::{Options, SourceController};
 use weir_tests::fixture::Fixture;
@@ -86,7 +88,7 @@ async fn https_with_right_credentials_serves_an_artifact_matching_its_digest() {
     assert_eq!(artifact.revision, format!("main@sha1:{}", f.repo.head()));
     assert!(conditions::is_true(
         &status.conditions,
-        types::ARTIFACT_IN_STORAGE
+        source_types::ARTIFACT_IN_STORAGE
     ));
     assert_eq!(
         artifact.path,
@@ -186,7 +188,10 @@ async fn https_with_wrong_credentials_reports_authentication_failed() {
         conditions::is_true(&status.conditions, types::RECONCILING),
         "auth failures are retried"
     );
-    assert!(conditions::is_true(&status.conditions, types::FETCH_FAILED));
+    assert!(conditions::is_true(
+        &status.conditions,
+        source_types::FETCH_FAILED
+    ));
     let message = conditions::get(&status.conditions, types::READY)
         .map(|c| c.message.clone())
         .unwrap_or_default();
@@ -366,4 +371,50 @@ async fn ssh_with_a_mismatching_known_hosts_is_refused() {
         "{}",
         ready_message(&obj)
     );
+}
+
+#[tokio::test]
+async fn https_urls_containing_401_and_403_are_classified_by_what_the_server_answers() {
+    let f = Fixture::new("url-401").await;
+    // A second repository next to `app`, served by the same server with the same credentials.
+    let served = f.repo.root().join("app-401-403");
+    f.repo.git(&[
+        "clone",
+        "-q",
+        &f.repo.dir().display().to_string(),
+        &served.display().to_string(),
+    ]);
+    let present = f.server.url("app-401-403");
+    objects::create(
+        &f.api,
+        &f.git_repository("present").url(&present).branch("main"),
+    )
+    .await;
+    let missing = f.server.url("missing-401.git");
+    objects::create(
+        &f.api,
+        &f.git_repository("missing").url(&missing).branch("main"),
+    )
+    .await;
+
+    let obj = wait_ready(&f.api, "present").await;
+    assert_eq!(
+        obj.status.and_then(|s| s.artifact).map(|a| a.revision),
+        Some(format!("main@sha1:{}", f.repo.head())),
+        "a URL with 401 and 403 in it fetches with the right credentials"
+    );
+    let obj = wait_for(
+        &f.api,
+        "missing",
+        Duration::from_secs(60),
+        "GitOperationFailed",
+        |o| ready_is(o, "False", "GitOperationFailed"),
+    )
+    .await;
+    assert!(
+        ready_message(&obj).starts_with(&format!("fetching {missing} failed: ")),
+        "a 404 is no authentication failure, whatever the URL says: {}",
+        ready_message(&obj)
+    );
+    f.finish().await;
 }
