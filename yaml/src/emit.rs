@@ -675,6 +675,25 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_deepest_readable_value_prints_on_a_small_stack() {
+        use crate::read::tests::on_stack;
+        // Mappings and sequences alternating, MAX_DEPTH levels: the deepest value the reader
+        // accepts. Printing recurses once per level; half a default 2 MiB thread suffices.
+        let half = crate::MAX_DEPTH / 2;
+        let doc = format!("{}1{}", "{a: [".repeat(half), "]}".repeat(half));
+        let started = std::time::Instant::now();
+        let (text, again) = on_stack(1024 * 1024, move || {
+            let value = crate::from_str(&doc).expect("at the limit");
+            let text = to_string(&value);
+            let again = to_string_multi(&[value.clone(), value]);
+            (text, again)
+        });
+        assert!(text.starts_with("a:\n- a:\n  - a:\n"), "{}", &text[..40]);
+        assert_eq!(again.len(), 2 * text.len() + 4);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
     fn sorted_output_orders_keys_at_every_level() {
         let value =
             json!({"z": 1, "a10": {"y": [{"b": 1, "a": 2}], "x": true}, "a9": "on", "B": []});

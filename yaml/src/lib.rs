@@ -13,10 +13,17 @@
 //! `toYaml` prints through sigs.k8s.io/yaml with keys sorted at every level
 //! ([`to_string_sorted`]).
 //!
-//! Pure: no I/O beyond the strings given.
+//! Pure: no I/O beyond the strings given. Reading hostile text is bounded: nesting stops at
+//! [`MAX_DEPTH`], alias expansion is refused as yaml.v3 refuses it and past
+//! [`MAX_ALIAS_EXPANSION`] nodes or [`MAX_ALIAS_EXPANSION_BYTES`] bytes per call, and the
+//! emitter (recursive, one frame per level) prints any value the reader accepts on a 1 MiB
+//! stack.
 
 mod emit;
 mod read;
 
 pub use emit::{natural_order, scalar_text, to_string, to_string_multi, to_string_sorted};
-pub use read::{YamlError, from_str, from_str_multi, from_str_yaml11, from_str_yaml11_multi};
+pub use read::{
+    MAX_ALIAS_EXPANSION, MAX_ALIAS_EXPANSION_BYTES, MAX_DEPTH, YamlError, from_str, from_str_multi,
+    from_str_yaml11, from_str_yaml11_multi,
+};

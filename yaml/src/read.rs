@@ -1,6 +1,20 @@
 //! Reading YAML into `serde_json::Value`: Go yaml.v3's scalar resolution (what Kustomize
 //! uses for resources and kustomization files), or yaml.v2's YAML 1.1 rules (what Helm uses
 //! for values files and Kustomize for JSON 6902 patches).
+//!
+//! Anyone who can push to a watched repository writes the text read here, so reading is
+//! bounded by the input's size, whatever the input says:
+//!
+//! - Nesting is refused past [`MAX_DEPTH`] levels, counting what aliases bring in; the builder
+//!   keeps its own stack, so no input recurses on the thread's stack.
+//! - Aliases are refused as yaml.v3 refuses them ("document contains excessive aliasing": more
+//!   than 99% of a document's nodes from aliases, falling to 10% for huge documents), and
+//!   anchors and aliases together may copy at most [`MAX_ALIAS_EXPANSION`] nodes and
+//!   [`MAX_ALIAS_EXPANSION_BYTES`] bytes of strings per call, over all its documents.
+//! - Mappings and sequences cannot be keys, as in Go ("invalid map key").
+//!
+//! Merge keys (`<<`) follow Kustomize: the mapping's own keys win wherever they are written,
+//! and of a sequence of merged mappings the earlier wins.
 
 use std::collections::HashMap;
 
@@ -65,16 +79,40 @@ pub fn from_str_yaml11_multi(text: &str) -> Result<Vec<Value>, YamlError> {
     parse(text, true)
 }
 
+/// Deepest nesting of collections (mappings and sequences) a document may reach, counting
+/// the collections that aliases bring in: an alias of a 10-level value inside 995 levels is
+/// 1005 levels deep and refused. yaml.v3 stops at 10000 source levels; Kubernetes objects
+/// stay far below 100.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Most nodes (scalars, collections and mapping keys) that anchors and aliases may copy in one
+/// call, over all its documents together. Every alias copies its anchor's value, and every
+/// anchor keeps a copy of the value it names, so both count.
+pub const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+/// Most bytes of strings (keys and scalar text) that anchors and aliases may copy in one call,
+/// over all its documents together: an alias of a long string copies the whole string.
+pub const MAX_ALIAS_EXPANSION_BYTES: usize = 16 * 1024 * 1024;
+
 fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
     let mut builder = Builder {
         yaml11,
         ..Default::default()
     };
-    for event in Parser::new_from_str(text) {
+    // The parser's own nesting limits (255 by default) are raised to ours, which the builder
+    // enforces on the expanded depth.
+    let options = granit_parser::options! {
+        flow_nesting_limit: MAX_DEPTH,
+        block_nesting_limit: MAX_DEPTH,
+    };
+    for event in Parser::new_from_str_with_options(text, options) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
             column: e.marker().col() + 1,
-            message: e.info().to_string(),
+            message: match e.kind() {
+                granit_parser::ErrorKind::RecursionLimitExceeded => depth_message(),
+                _ => e.info().to_string(),
+            },
         })?;
         builder.position = (span.start.line(), span.start.col() + 1);
         builder.event(event)?;
@@ -82,19 +120,111 @@ fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
     Ok(builder.docs)
 }
 
+fn depth_message() -> String {
+    format!("exceeded max depth of {MAX_DEPTH}")
+}
+
+/// The key of the mapping entry being read.
+enum Key {
+    /// An ordinary key.
+    Plain(String),
+    /// `<<` (plain or tagged `!!merge`): the value is merged.
+    Merge,
+    /// A quoted `"<<"`, which Kustomize drops together with its value.
+    Drop,
+}
+
 enum Frame {
-    Seq(Vec<Value>, usize),
-    Map(Map<String, Value>, Option<String>, usize),
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        /// Collection levels of the deepest item, plus one.
+        height: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        key: Option<Key>,
+        anchor: usize,
+        height: usize,
+        /// Mappings merged in with `<<`, applied at the end so that the mapping's own keys
+        /// win wherever they are written, and earlier sources win over later ones.
+        merges: Vec<Map<String, Value>>,
+        merged: bool,
+    },
+}
+
+/// A value an anchor names, with what copying it costs.
+struct Anchor {
+    value: Value,
+    nodes: usize,
+    bytes: usize,
+    height: usize,
+}
+
+/// What the builder knows about a finished node besides its value.
+#[derive(Clone, Copy, Default)]
+struct NodeInfo {
+    /// Collection levels inside the value (0 for a scalar).
+    height: usize,
+    /// The value is an alias.
+    alias: bool,
+    /// As a key: a plain or `!!merge` `<<` (Some(true)), a quoted `"<<"` (Some(false)).
+    merge_key: Option<bool>,
 }
 
 #[derive(Default)]
 struct Builder {
     docs: Vec<Value>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchor>,
     position: (usize, usize),
     root: Option<Value>,
     yaml11: bool,
+    /// Nodes decoded in this document, and how many of them came through aliases
+    /// (yaml.v3's `decodeCount` and `aliasCount`).
+    decoded: usize,
+    aliased: usize,
+    /// Nodes and string bytes copied by anchors and aliases in the whole stream.
+    copied_nodes: usize,
+    copied_bytes: usize,
+}
+
+/// yaml.v3's `allowedAliasRatio`: up to 99% of a document's nodes may come from aliases while
+/// it has at most 400000 nodes, falling linearly to 10% at 4000000.
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let d = decoded as f64;
+    if d <= LOW {
+        0.99
+    } else if d >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((d - LOW) / (HIGH - LOW))
+    }
+}
+
+/// Nodes and string bytes of a value, as an alias of it copies them.
+fn size(value: &Value) -> (usize, usize) {
+    let mut nodes = 0usize;
+    let mut bytes = 0usize;
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        nodes += 1;
+        match v {
+            Value::String(s) => bytes += s.len(),
+            Value::Array(items) => todo.extend(items.iter()),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    nodes += 1;
+                    bytes += k.len();
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    (nodes, bytes)
 }
 
 impl Builder {
@@ -106,15 +236,72 @@ impl Builder {
         }
     }
 
+    /// Counts nodes as yaml.v3 does and refuses a document that is mostly alias expansion,
+    /// with yaml.v3's rule, then the stream-wide copy budget.
+    fn count(&mut self, nodes: usize, aliased: usize) -> Result<(), YamlError> {
+        self.decoded += nodes;
+        self.aliased += aliased;
+        if self.aliased > 100
+            && self.decoded > 1000
+            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            return Err(self.error("document contains excessive aliasing".into()));
+        }
+        Ok(())
+    }
+
+    /// Charges a copy of `nodes` nodes and `bytes` string bytes to the stream's budget.
+    fn copy(&mut self, nodes: usize, bytes: usize) -> Result<(), YamlError> {
+        self.copied_nodes = self.copied_nodes.saturating_add(nodes);
+        self.copied_bytes = self.copied_bytes.saturating_add(bytes);
+        if self.copied_nodes > MAX_ALIAS_EXPANSION || self.copied_bytes > MAX_ALIAS_EXPANSION_BYTES
+        {
+            return Err(self.error(format!(
+                "excessive aliasing: anchors and aliases copy more than {MAX_ALIAS_EXPANSION} \
+                 nodes or {MAX_ALIAS_EXPANSION_BYTES} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.error(depth_message()));
+        }
+        self.count(1, 0)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
     fn event(&mut self, event: Event<'_>) -> Result<(), YamlError> {
         match event {
             Event::DocumentStart(..) => {
                 self.anchors.clear();
                 self.root = None;
+                self.decoded = 0;
+                self.aliased = 0;
             }
             Event::DocumentEnd => self.docs.push(self.root.take().unwrap_or(Value::Null)),
             Event::Scalar(text, style, anchor, tag) => {
+                self.count(1, 0)?;
                 let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
+                let merge_key = (self.awaiting_key() && text == "<<").then(|| match &tag {
+                    Some(t) => t == "tag:yaml.org,2002:merge" || t == "!!merge",
+                    None => style == ScalarStyle::Plain,
+                });
+                let merge_key = match merge_key {
+                    // yaml.v2 reads a quoted "<<" as an ordinary key.
+                    Some(false) if self.yaml11 => None,
+                    // A `!!merge` tag on a key is resolved here, not by `resolve`.
+                    Some(true) if tag.is_some() => {
+                        let info = NodeInfo {
+                            merge_key,
+                            ..Default::default()
+                        };
+                        return self.node(Value::String(text.to_string()), anchor, info);
+                    }
+                    m => m,
+                };
                 let mut value = resolve(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
                 // Kustomize rewrites top-level annotations as strings from their source text
                 // (`2` stays "2", `0755` stays "0755"), so keep that text here.
@@ -132,28 +319,79 @@ impl Builder {
                         _ => value,
                     };
                 }
-                self.node(value, anchor)?;
+                let info = NodeInfo {
+                    merge_key,
+                    ..Default::default()
+                };
+                self.node(value, anchor, info)?;
             }
             Event::Alias(id) => {
-                let value = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| self.error("unknown alias".into()))?;
-                self.node(value, 0)?;
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(self.error("unknown alias".into()));
+                };
+                let (nodes, bytes, height) = (target.nodes, target.bytes, target.height);
+                if self.stack.len() + height > MAX_DEPTH {
+                    return Err(
+                        self.error(format!("alias expands beyond the max depth of {MAX_DEPTH}"))
+                    );
+                }
+                // yaml.v3 counts the alias node itself, then every node of its target.
+                self.count(1 + nodes, nodes)?;
+                self.copy(nodes, bytes)?;
+                let value = self.anchors.get(&id).map(|a| a.value.clone());
+                let info = NodeInfo {
+                    height,
+                    alias: true,
+                    merge_key: None,
+                };
+                self.node(value.unwrap_or(Value::Null), 0, info)?;
             }
-            Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
-            Event::MappingStart(_, anchor, _) => {
-                self.stack.push(Frame::Map(Map::new(), None, anchor));
-            }
+            Event::SequenceStart(_, anchor, _) => self.push(Frame::Seq {
+                items: Vec::new(),
+                anchor,
+                height: 1,
+            })?,
+            Event::MappingStart(_, anchor, _) => self.push(Frame::Map {
+                map: Map::new(),
+                key: None,
+                anchor,
+                height: 1,
+                merges: Vec::new(),
+                merged: false,
+            })?,
             Event::SequenceEnd => {
-                if let Some(Frame::Seq(items, anchor)) = self.stack.pop() {
-                    self.node(Value::Array(items), anchor)?;
+                if let Some(Frame::Seq {
+                    items,
+                    anchor,
+                    height,
+                }) = self.stack.pop()
+                {
+                    let info = NodeInfo {
+                        height,
+                        ..Default::default()
+                    };
+                    self.node(Value::Array(items), anchor, info)?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map(map, _, anchor)) = self.stack.pop() {
-                    self.node(Value::Object(map), anchor)?;
+                if let Some(Frame::Map {
+                    mut map,
+                    anchor,
+                    height,
+                    merges,
+                    ..
+                }) = self.stack.pop()
+                {
+                    for source in merges {
+                        for (k, v) in source {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                    let info = NodeInfo {
+                        height,
+                        ..Default::default()
+                    };
+                    self.node(Value::Object(map), anchor, info)?;
                 }
             }
             _ => {}
@@ -161,55 +399,101 @@ impl Builder {
         Ok(())
     }
 
+    /// True when the next node is a key of the innermost mapping.
+    fn awaiting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
     /// True when the next scalar is a value of `metadata.annotations` of a document (or of
     /// an item of a `kind: List` document).
     fn in_annotations(&self) -> bool {
-        let keys: Vec<Option<&str>> = self
-            .stack
-            .iter()
-            .map(|f| match f {
-                Frame::Map(_, key, _) => key.as_deref(),
-                Frame::Seq(..) => None,
-            })
-            .collect();
-        let is_value = matches!(self.stack.last(), Some(Frame::Map(_, Some(_), _)));
-        is_value
-            && matches!(
-                keys.as_slice(),
-                [Some("metadata"), Some("annotations"), Some(_)]
-                    | [
-                        Some("items"),
-                        None,
-                        Some("metadata"),
-                        Some("annotations"),
-                        Some(_)
-                    ]
+        fn key(f: &Frame) -> Option<&str> {
+            match f {
+                Frame::Map {
+                    key: Some(Key::Plain(k)),
+                    ..
+                } => Some(k.as_str()),
+                _ => None,
+            }
+        }
+        let path = |frames: &[Frame], want: &[Option<&str>]| {
+            frames.len() == want.len()
+                && frames.iter().zip(want).all(|(f, w)| match w {
+                    Some(w) => key(f) == Some(*w),
+                    None => matches!(f, Frame::Seq { .. }),
+                })
+        };
+        let Some(last) = self.stack.last() else {
+            return false;
+        };
+        if key(last).is_none() {
+            return false;
+        }
+        let outer = &self.stack[..self.stack.len() - 1];
+        path(outer, &[Some("metadata"), Some("annotations")])
+            || path(
+                outer,
+                &[Some("items"), None, Some("metadata"), Some("annotations")],
             )
     }
 
-    fn node(&mut self, value: Value, anchor: usize) -> Result<(), YamlError> {
+    fn node(&mut self, value: Value, anchor: usize, info: NodeInfo) -> Result<(), YamlError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            // The anchor keeps its own copy, which costs what an alias of it costs.
+            let (nodes, bytes) = size(&value);
+            self.copy(nodes, bytes)?;
+            self.anchors.insert(
+                anchor,
+                Anchor {
+                    value: value.clone(),
+                    nodes,
+                    bytes,
+                    height: info.height,
+                },
+            );
         }
         let position = self.position;
+        let at = |message: String| YamlError {
+            line: position.0,
+            column: position.1,
+            message,
+        };
         match self.stack.last_mut() {
             None => self.root = Some(value),
-            Some(Frame::Seq(items, _)) => items.push(value),
-            Some(Frame::Map(map, key, _)) => match key.take() {
-                None => *key = Some(key_string(&value)),
-                Some(k) if k == "<<" => merge(map, value).map_err(|m| YamlError {
-                    line: position.0,
-                    column: position.1,
-                    message: m,
-                })?,
-                Some(k) => {
+            Some(Frame::Seq { items, height, .. }) => {
+                *height = (*height).max(info.height + 1);
+                items.push(value);
+            }
+            Some(Frame::Map {
+                map,
+                key,
+                height,
+                merges,
+                merged,
+                ..
+            }) => match key.take() {
+                None => {
+                    *key = Some(match info.merge_key {
+                        Some(true) if *merged => return Err(at("duplicate merge key".into())),
+                        Some(true) => {
+                            *merged = true;
+                            Key::Merge
+                        }
+                        Some(false) => Key::Drop,
+                        None => Key::Plain(key_string(&value).map_err(at)?),
+                    });
+                }
+                Some(Key::Drop) => {}
+                Some(Key::Merge) => {
+                    // Merged entries sit one level up: the source mapping's height.
+                    *height = (*height).max(info.height);
+                    merges.extend(merge_sources(value, info.alias).map_err(at)?);
+                }
+                Some(Key::Plain(k)) => {
                     if map.contains_key(&k) {
-                        return Err(YamlError {
-                            line: position.0,
-                            column: position.1,
-                            message: format!("mapping key {k:?} already defined"),
-                        });
+                        return Err(at(format!("mapping key {k:?} already defined")));
                     }
+                    *height = (*height).max(info.height + 1);
                     map.insert(k, value);
                 }
             },
@@ -218,32 +502,33 @@ impl Builder {
     }
 }
 
-/// `<<: *base` merges keys that the mapping does not define itself.
-fn merge(map: &mut Map<String, Value>, value: Value) -> Result<(), String> {
-    let sources = match value {
-        Value::Object(m) => vec![m],
+/// The mappings `<<: value` merges: a mapping, or a sequence of mappings (not an alias of one).
+fn merge_sources(value: Value, alias: bool) -> Result<Vec<Map<String, Value>>, String> {
+    const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
+    match value {
+        Value::Object(m) => Ok(vec![m]),
+        _ if alias => Err("invalid map merge: received alias for a non-map value".into()),
         Value::Array(items) => items
             .into_iter()
             .map(|i| match i {
                 Value::Object(m) => Ok(m),
-                _ => Err("map merge requires a mapping or a list of mappings".to_string()),
+                _ => Err(WANT_MAP.to_string()),
             })
-            .collect::<Result<_, _>>()?,
-        _ => return Err("map merge requires a mapping or a list of mappings".into()),
-    };
-    for source in sources {
-        for (k, v) in source {
-            map.entry(k).or_insert(v);
-        }
+            .collect(),
+        _ => Err(WANT_MAP.into()),
     }
-    Ok(())
 }
 
-fn key_string(value: &Value) -> String {
+/// A scalar key as text. Go cannot use a mapping or sequence as a key ("invalid map key"),
+/// and writing one as JSON would grow exponentially with nesting (each level escapes the
+/// quotes of the level inside), so such keys are refused.
+fn key_string(value: &Value) -> Result<String, String> {
     match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        other => other.to_string(),
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok("null".into()),
+        Value::Array(_) => Err("invalid map key: a sequence cannot be a key".into()),
+        Value::Object(_) => Err("invalid map key: a mapping cannot be a key".into()),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -534,7 +819,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -591,6 +876,202 @@ mod tests {
                 json!([1])
             ]
         );
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack, proving it does not recurse per level.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        on_stack(256 * 1024, f)
+    }
+
+    /// Runs `f` on a thread with a stack of `size` bytes.
+    pub(crate) fn on_stack<T: Send + 'static>(
+        size: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        std::thread::Builder::new()
+            .stack_size(size)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no stack overflow")
+    }
+
+    fn laughs(levels: usize) -> String {
+        let mut doc = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..levels {
+            let p = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        doc
+    }
+
+    #[test]
+    fn billion_laughs_fail_fast_at_the_alias() {
+        let started = std::time::Instant::now();
+        let err = from_str(&laughs(9)).expect_err("excessive aliasing");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.message, "document contains excessive aliasing");
+        // The fourth level is where expansion passes 99% of the document.
+        assert_eq!(err.line, 4, "{err}");
+        assert!(from_str_yaml11(&laughs(9)).is_err());
+        // Three levels (729 copied scalars) are allowed, as in yaml.v3.
+        assert!(from_str(&laughs(3)).is_ok());
+    }
+
+    #[test]
+    fn legitimate_aliases_still_parse() {
+        let doc = from_str(
+            "defaults: &d {image: nginx, pull: Always}\nweb:\n  <<: *d\n  replicas: 2\n\
+             api: {<<: *d, image: api}\nports: &p [80, 443]\nsvc: {ports: *p}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            doc["web"],
+            json!({"image": "nginx", "pull": "Always", "replicas": 2})
+        );
+        assert_eq!(doc["api"], json!({"image": "api", "pull": "Always"}));
+        assert_eq!(doc["svc"], json!({"ports": [80, 443]}));
+    }
+
+    #[test]
+    fn alias_copies_are_bounded_across_a_stream() {
+        // Each document stays under yaml.v3's ratio (about 95% aliased); together they copy
+        // more than MAX_ALIAS_EXPANSION nodes.
+        let items = vec!["x"; 1000].join(", ");
+        let aliases = vec!["*a"; 20].join(", ");
+        let doc = format!("a: &a [{items}]\nb: [{aliases}]\n");
+        assert!(from_str(&doc).is_ok());
+        let stream = vec![doc; 6].join("---\n");
+        let err = from_str_multi(&stream).expect_err("budget");
+        assert!(err.message.contains("excessive aliasing"), "{err}");
+        // A long string copied by a few aliases is bounded by bytes, not nodes.
+        let big = "x".repeat(1 << 20);
+        let aliases = vec!["*s"; 20].join(", ");
+        let err = from_str(&format!("s: &s {big}\nt: [{aliases}]\n")).expect_err("bytes");
+        assert!(err.message.contains("excessive aliasing"), "{err}");
+        // The anchor keeps 1 MiB, so the sixteenth alias passes 16 MiB.
+        assert_eq!((err.line, err.column), (2, 5 + 4 * 15), "{err}");
+        // Nested anchors each keep a copy of everything inside them.
+        let doc = format!("{}{big}{}", "&n [".repeat(40), "]".repeat(40));
+        let err = from_str(&doc).expect_err("nested anchors");
+        assert!(err.message.contains("excessive aliasing"), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let started = std::time::Instant::now();
+        let cases = [
+            "[".repeat(100_000),
+            "{a: ".repeat(100_000),
+            "- ".repeat(100_000),
+            (0..1500)
+                .map(|i| format!("{}a:\n", " ".repeat(i)))
+                .collect(),
+        ];
+        for doc in cases {
+            let err = on_small_stack(move || from_str(&doc)).expect_err("too deep");
+            assert_eq!(err.message, "exceeded max depth of 1000", "{err}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(on_small_stack(move || from_str(&ok).map(|v| v.is_array())).expect("at the limit"));
+    }
+
+    #[test]
+    fn aliases_count_toward_the_depth() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let doc = format!(
+            "a: &a {}\nb: {}*a{}\n",
+            deep(600),
+            "[".repeat(600),
+            "]".repeat(600)
+        );
+        // Values up to MAX_DEPTH exist here, and serde_json clones and drops them recursively:
+        // half of a default 2 MiB thread is enough.
+        let err = on_stack(1024 * 1024, move || from_str(&doc)).expect_err("too deep");
+        assert_eq!(err.message, "alias expands beyond the max depth of 1000");
+        assert_eq!((err.line, err.column), (2, 604), "{err}");
+        // The merged entries of a deep mapping are as deep as the mapping.
+        let doc = format!("a: &a {{k: {}}}\nb:\n{}  <<: *a\n", deep(600), "");
+        assert!(from_str(&doc).is_ok());
+    }
+
+    #[test]
+    fn collection_keys_are_refused() {
+        let err = from_str("? [a, b]\n: 1\n").expect_err("invalid key");
+        assert!(err.message.starts_with("invalid map key"), "{err}");
+        // Written as JSON, each level would double the escapes of the level inside.
+        let started = std::time::Instant::now();
+        let doc = format!("{}a\n", "? ".repeat(60));
+        assert!(from_str(&doc).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    }
+
+    /// Expected values are what `kubectl kustomize` (v1.32.4, Kustomize v5.5.0) printed for the
+    /// same mappings in a resource.
+    #[test]
+    fn merge_keys_match_kubectl() {
+        let doc = from_str(
+            "base: &base {a: 1, b: 2}\nbase2: &base2 {b: 20, c: 30}\n\
+             override_after:\n  <<: *base\n  b: override\n\
+             override_before:\n  b: before\n  <<: *base\n\
+             seq:\n  <<: [*base, *base2]\n\
+             seq_rev:\n  <<: [*base2, *base]\n\
+             seq_override:\n  <<: [*base, *base2]\n  c: own\n\
+             inline:\n  <<: {x: 1, y: 1}\n  x: 2\n\
+             tagged:\n  !!merge <<: *base\n  a: tagged\n\
+             nested: &nm\n  <<: *base\n  d: 4\n\
+             uses_nested:\n  <<: *nm\n  a: top\n\
+             null_override:\n  <<: *base\n  a:\n\
+             quoted:\n  \"<<\": *base\n  z: 1\n\
+             quoted_scalar:\n  '<<': plain\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            doc,
+            json!({
+                "base": {"a": 1, "b": 2}, "base2": {"b": 20, "c": 30},
+                "override_after": {"a": 1, "b": "override"},
+                "override_before": {"a": 1, "b": "before"},
+                "seq": {"a": 1, "b": 2, "c": 30},
+                "seq_rev": {"a": 1, "b": 20, "c": 30},
+                "seq_override": {"a": 1, "b": 2, "c": "own"},
+                "inline": {"x": 2, "y": 1},
+                "tagged": {"a": "tagged", "b": 2},
+                "nested": {"a": 1, "b": 2, "d": 4},
+                "uses_nested": {"a": "top", "b": 2, "d": 4},
+                "null_override": {"a": null, "b": 2},
+                "quoted": {"z": 1},
+                "quoted_scalar": {},
+            })
+        );
+        for (doc, want) in [
+            (
+                "b: &b {a: 1}\nc: &c {b: 1}\nm:\n  <<: *b\n  <<: *c\n",
+                "duplicate merge key",
+            ),
+            (
+                "m:\n  <<: 5\n",
+                "map merge requires map or sequence of maps as the value",
+            ),
+            (
+                "s: &s [{a: 1}]\nm:\n  <<: *s\n",
+                "invalid map merge: received alias for a non-map value",
+            ),
+            ("m:\n  a: 1\n  a: 2\n", "mapping key \"a\" already defined"),
+        ] {
+            let err = from_str(doc).expect_err(doc);
+            assert_eq!(err.message, want, "{doc}");
+        }
+        // yaml.v2 reads a quoted "<<" as an ordinary key.
+        let doc = from_str_yaml11("b: &b {a: 1}\nm:\n  \"<<\": *b\n").expect("valid");
+        assert_eq!(doc["m"], json!({"<<": {"a": 1}}));
     }
 
     #[test]
