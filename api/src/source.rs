@@ -24,6 +24,8 @@ pub mod conditions {
         pub const NEW_ARTIFACT: &str = "NewArtifact";
         /// The ignore rules (`.sourceignore` in the commit) could not be read.
         pub const IGNORE_RULES_INVALID: &str = "IgnoreRulesInvalid";
+        /// A commit exceeds the artifact budget (`--artifact-max-files`, `--artifact-max-bytes`).
+        pub const ARTIFACT_TOO_LARGE: &str = "ArtifactTooLarge";
     }
 }
 

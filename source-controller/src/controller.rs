@@ -28,6 +28,7 @@ use weir_shared::storage::Storage;
 use weir_shared::{ReconcileError, duration};
 
 use crate::git::{self, Auth, FetchRequest, GitError};
+use crate::limits::{ARTIFACT_TOO_LARGE, Limits};
 use crate::package;
 use crate::reference::{self, RefPlan};
 
@@ -45,6 +46,8 @@ pub struct Settings {
     pub artifact_retention: usize,
     /// Where per-object Git caches live.
     pub git_cache_root: PathBuf,
+    /// Budget of one commit's tree and artifact.
+    pub limits: Limits,
 }
 
 /// Everything a reconcile needs.
@@ -98,14 +101,14 @@ impl Reconciler for Context {
         let spec = validate(&obj.spec, self.settings.allow_file_urls)?;
         let auth = load_credentials(obj, self).await?;
         let fetched = fetch(obj, self, &spec, auth, status, setter).await?;
-        let Some(files) = fetched.files else {
+        let Some(tree) = fetched.tree else {
             return Ok(format!(
                 "stored artifact for revision '{}'",
                 fetched.resolved.revision
             ));
         };
-        let archive = package::pack(files, obj.spec.ignore.as_deref()).map_err(pack_error)?;
-        store(obj, self, status, &fetched.resolved, &archive, setter).await
+        let written = package(obj, self, tree, status, setter).await?;
+        store(obj, self, status, &fetched.resolved, written, setter).await
     }
 
     fn event_metadata(status: &GitRepositoryStatus) -> BTreeMap<String, String> {
@@ -127,7 +130,8 @@ pub struct ValidSpec {
 }
 
 /// A packing failure: an invalid `spec.ignore` stalls (the spec must change); an invalid
-/// `.sourceignore` in the commit is retried (a new commit fixes it without touching the spec).
+/// `.sourceignore` in the commit or files over `--artifact-max-bytes` are retried (a new
+/// commit fixes them without touching the spec).
 fn pack_error(e: package::PackError) -> ReconcileError {
     use crate::sourceignore::IgnoreError;
     let err = match &e {
@@ -138,6 +142,10 @@ fn pack_error(e: package::PackError) -> ReconcileError {
             source_reasons::IGNORE_RULES_INVALID,
             format!("{m}: fix the pattern in a new commit"),
         ),
+        package::PackError::Limit(m) => ReconcileError::transient(ARTIFACT_TOO_LARGE, m.clone()),
+        package::PackError::Git(m) => {
+            ReconcileError::transient(source_reasons::GIT_OPERATION_FAILED, m.clone())
+        }
         package::PackError::Archive(_) => {
             ReconcileError::transient(reasons::ARTIFACT_FAILED, e.to_string())
         }
@@ -263,7 +271,7 @@ pub fn auth_from_secret(data: &BTreeMap<String, k8s_openapi::ByteString>) -> Res
 struct Fetched {
     resolved: reference::Resolved,
     /// None when the revision and spec are unchanged and the artifact is still in storage.
-    files: Option<Vec<git::TreeFile>>,
+    tree: Option<git::CommitTree>,
 }
 
 /// Resolves the ref on the remote and fetches only when something changed. Sets `FetchFailed`.
@@ -284,6 +292,7 @@ async fn fetch(
     let url = obj.spec.url.clone();
     let plan = spec.plan.clone();
     let timeout = spec.timeout;
+    let limits = ctx.settings.limits;
     let current = status
         .artifact
         .as_ref()
@@ -305,13 +314,13 @@ async fn fetch(
         if spec_unchanged && current.as_deref() == Some(resolved.revision.as_str()) {
             return Ok(Fetched {
                 resolved,
-                files: None,
+                tree: None,
             });
         }
-        let files = git::fetch_tree(&req, &resolved)?;
+        let tree = git::fetch_tree(&req, &resolved, &limits)?;
         Ok(Fetched {
             resolved,
-            files: Some(files),
+            tree: Some(tree),
         })
     });
     let result = match tokio::time::timeout(timeout, task).await {
@@ -340,6 +349,7 @@ async fn fetch(
                     ReconcileError::transient(source_reasons::GIT_OPERATION_FAILED, m)
                 }
                 GitError::Invalid(m) => ReconcileError::stalled(reasons::INVALID_SPEC, m),
+                GitError::Limit(m) => ReconcileError::transient(ARTIFACT_TOO_LARGE, m),
             };
             setter.mark_true(
                 &mut status.conditions,
@@ -352,36 +362,71 @@ async fn fetch(
     }
 }
 
-/// Writes the archive, updates `status.artifact`, garbage-collects old artifacts and emits
-/// `NewArtifact` when the revision changed. Sets `ArtifactInStorage`.
+/// The artifact's path in storage for a commit.
+fn artifact_path(obj: &GitRepository, commit: &str) -> String {
+    let dir = Storage::object_dir(KIND, &obj.namespace().unwrap_or_default(), &obj.name_any());
+    format!("{dir}/{commit}.tar.gz")
+}
+
+/// Applies the ignore rules and `--artifact-max-bytes`, and streams the commit's files into
+/// the artifact file in storage. A budget exceeded sets `FetchFailed=True` with
+/// `ArtifactTooLarge`; `status.artifact` is untouched, so the previous artifact keeps serving.
+async fn package(
+    obj: &GitRepository,
+    ctx: &Context,
+    tree: git::CommitTree,
+    status: &mut GitRepositoryStatus,
+    setter: Setter,
+) -> Result<weir_shared::storage::StoredArtifact, ReconcileError> {
+    let path = artifact_path(obj, &tree.commit);
+    let storage = ctx.storage.clone();
+    let limits = ctx.settings.limits;
+    let ignore = obj.spec.ignore.clone();
+    let path_in_task = path.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        package::pack_to_storage(
+            &tree,
+            ignore.as_deref(),
+            &limits,
+            &storage,
+            &path_in_task,
+            &AtomicBool::new(false),
+        )
+    })
+    .await
+    .map_err(|e| {
+        ReconcileError::transient(
+            reasons::ARTIFACT_FAILED,
+            format!("writing artifact {path}: {e}"),
+        )
+    })?;
+    result.map_err(|e| {
+        let err = pack_error(e);
+        if err.reason == ARTIFACT_TOO_LARGE {
+            setter.mark_true(
+                &mut status.conditions,
+                source_types::FETCH_FAILED,
+                err.reason,
+                err.message.clone(),
+            );
+        }
+        err
+    })
+}
+
+/// Records the written artifact in `status.artifact`, garbage-collects old artifacts and
+/// emits `NewArtifact` when the revision changed. Sets `ArtifactInStorage`.
 async fn store(
     obj: &GitRepository,
     ctx: &Context,
     status: &mut GitRepositoryStatus,
     resolved: &reference::Resolved,
-    archive: &[u8],
+    written: weir_shared::storage::StoredArtifact,
     setter: Setter,
 ) -> Result<String, ReconcileError> {
     let ns = obj.namespace().unwrap_or_default();
     let dir = Storage::object_dir(KIND, &ns, &obj.name_any());
-    let path = format!("{dir}/{}.tar.gz", resolved.commit);
-    let storage = ctx.storage.clone();
-    let bytes = archive.to_vec();
-    let path_in_task = path.clone();
-    let written = tokio::task::spawn_blocking(move || storage.write(&path_in_task, &bytes))
-        .await
-        .map_err(|e| {
-            ReconcileError::transient(
-                reasons::ARTIFACT_FAILED,
-                format!("writing artifact {path}: {e}"),
-            )
-        })?
-        .map_err(|e| {
-            ReconcileError::transient(
-                reasons::ARTIFACT_FAILED,
-                format!("writing artifact {path}: {e}"),
-            )
-        })?;
+    let path = written.path.clone();
     let revision_changed = status
         .artifact
         .as_ref()

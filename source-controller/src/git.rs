@@ -13,7 +13,11 @@ use std::time::Duration;
 use gix::bstr::ByteSlice;
 use gix::remote::Direction;
 
+use crate::limits::{
+    Limits, MAX_NAME_BYTES, MAX_SOURCEIGNORE_BYTES, MAX_TREE_DEPTH, MAX_TREE_ENTRY_BYTES,
+};
 use crate::reference::{self, RefPlan, RemoteRef, Resolved};
+use crate::sourceignore::SOURCEIGNORE;
 
 /// Credentials and trust material from the GitRepository's Secret.
 #[derive(Clone, Default)]
@@ -51,27 +55,130 @@ pub enum GitError {
     Operation(String),
     /// The request itself is invalid (e.g. SSH without `known_hosts`).
     Invalid(String),
+    /// The commit exceeds a budget of [`Limits`]. Retried: a new commit can fix it.
+    Limit(String),
 }
 
 impl std::fmt::Display for GitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GitError::Authentication(m) | GitError::Operation(m) | GitError::Invalid(m) => {
-                f.write_str(m)
-            }
+            GitError::Authentication(m)
+            | GitError::Operation(m)
+            | GitError::Invalid(m)
+            | GitError::Limit(m) => f.write_str(m),
         }
     }
 }
 
-/// A checked-out file from the commit's tree.
-#[derive(Debug, Clone)]
-pub struct TreeFile {
-    /// `/`-separated path.
-    pub path: String,
-    /// Executable bit.
-    pub executable: bool,
-    /// Contents.
-    pub contents: Vec<u8>,
+/// A commit's tree, walked within [`Limits`]: entries in archive order (Git's tree order, depth
+/// first, each directory before its contents) and the `.sourceignore` files. Blobs are not
+/// read; [`CommitTree::blobs`] reads them one at a time. It can be sent to another thread
+/// (gix repositories cannot: the cache is opened again there).
+pub struct CommitTree {
+    /// The Git cache the tree was read from.
+    repo_dir: PathBuf,
+    /// The commit, hex.
+    pub commit: String,
+    /// Directories and regular files; symlinks and submodules are left out.
+    pub entries: Vec<TreeEntry>,
+    /// `(directory, contents)` of every regular file named `.sourceignore` (directory empty
+    /// for the root).
+    pub sourceignores: Vec<(String, String)>,
+}
+
+/// One directory or regular file of a [`CommitTree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Number of directories above it (0 at the root). The path of an entry is the names of
+    /// the nearest preceding directories at depths `0..depth`, then its name.
+    pub depth: usize,
+    /// File or directory name (UTF-8, no `/`).
+    pub name: String,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+/// See [`TreeEntry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File {
+        /// Blob id.
+        id: gix::ObjectId,
+        /// Executable bit.
+        executable: bool,
+    },
+}
+
+impl CommitTree {
+    /// A reader of this tree's blobs for the current thread.
+    ///
+    /// # Errors
+    /// The Git cache cannot be opened.
+    pub fn blobs(&self) -> Result<Blobs, GitError> {
+        let repo = gix::open_opts(&self.repo_dir, gix::open::Options::isolated()).map_err(|e| {
+            GitError::Operation(format!(
+                "opening Git cache {}: {e}",
+                self.repo_dir.display()
+            ))
+        })?;
+        Ok(Blobs { repo })
+    }
+}
+
+/// Reads the blobs of a [`CommitTree`].
+pub struct Blobs {
+    repo: gix::Repository,
+}
+
+impl Blobs {
+    /// The size of a blob, read from its object header (the blob is not read).
+    ///
+    /// # Errors
+    /// A missing or unreadable object.
+    pub fn blob_size(&self, id: gix::ObjectId) -> Result<u64, GitError> {
+        self.repo
+            .find_header(id)
+            .map(|h| h.size())
+            .map_err(|e| GitError::Operation(format!("reading blob {id}: {e}")))
+    }
+
+    /// Reads one blob whole.
+    ///
+    /// # Errors
+    /// A missing or unreadable object.
+    pub fn read_blob(&self, id: gix::ObjectId) -> Result<Vec<u8>, GitError> {
+        self.repo
+            .find_blob(id)
+            .map(|mut b| b.take_data())
+            .map_err(|e| GitError::Operation(format!("reading blob {id}: {e}")))
+    }
+}
+
+/// Builds `/`-separated paths of [`TreeEntry`]s while iterating them in order.
+#[derive(Default)]
+pub struct PathStack {
+    dirs: Vec<String>,
+}
+
+impl PathStack {
+    /// The path of `entry`, which must follow the previously given entries. Directories stay on
+    /// the stack for the entries below them.
+    pub fn path_of(&mut self, entry: &TreeEntry) -> String {
+        self.dirs.truncate(entry.depth);
+        let mut path = String::new();
+        for dir in &self.dirs {
+            path.push_str(dir);
+            path.push('/');
+        }
+        path.push_str(&entry.name);
+        if entry.kind == EntryKind::Dir {
+            self.dirs.push(entry.name.clone());
+        }
+        path
+    }
 }
 
 /// One fetch request.
@@ -112,12 +219,17 @@ pub fn resolve_remote(req: &FetchRequest<'_>) -> Result<Resolved, GitError> {
     reference::resolve(req.plan, &refs).map_err(GitError::Operation)
 }
 
-/// Fetches the resolved commit into the cache (shallow where the ref allows) and returns the
-/// files of its tree.
+/// Fetches the resolved commit into the cache (shallow where the ref allows) and walks its
+/// tree within `limits` (see [`CommitTree`]).
 ///
 /// # Errors
-/// [`GitError`] with a message naming the URL or commit.
-pub fn fetch_tree(req: &FetchRequest<'_>, resolved: &Resolved) -> Result<Vec<TreeFile>, GitError> {
+/// [`GitError`] with a message naming the URL or commit; [`GitError::Limit`] naming the
+/// limit and how far the walk got.
+pub fn fetch_tree(
+    req: &FetchRequest<'_>,
+    resolved: &Resolved,
+    limits: &Limits,
+) -> Result<CommitTree, GitError> {
     let session = Session::open(req)?;
     if !session.has_commit(&resolved.commit) {
         session.fetch(
@@ -134,7 +246,7 @@ pub fn fetch_tree(req: &FetchRequest<'_>, resolved: &Resolved) -> Result<Vec<Tre
             resolved.ref_name.as_deref().unwrap_or("all branches")
         )));
     }
-    session.read_tree(&resolved.commit)
+    session.walk_tree(&resolved.commit, limits, req.interrupt)
 }
 
 fn listing_refspec(plan: &RefPlan) -> String {
@@ -310,42 +422,210 @@ impl Session {
         Ok(())
     }
 
-    fn read_tree(&self, commit_hex: &str) -> Result<Vec<TreeFile>, GitError> {
+    /// Walks the commit's tree depth first with an explicit stack (never recursion), within
+    /// `limits`: every entry of every tree read counts towards `max_files` as soon as the tree
+    /// is read, a tree is refused from its header before being read when it could not fit,
+    /// the depth is bounded by [`MAX_TREE_DEPTH`], and `.sourceignore` files by
+    /// [`MAX_SOURCEIGNORE_BYTES`]. No other blob is read.
+    fn walk_tree(
+        self,
+        commit_hex: &str,
+        limits: &Limits,
+        interrupt: &AtomicBool,
+    ) -> Result<CommitTree, GitError> {
         let op = |e: &dyn std::fmt::Display| {
             GitError::Operation(format!("reading commit {commit_hex}: {e}"))
         };
         let id = gix::ObjectId::from_hex(commit_hex.as_bytes()).map_err(|e| op(&e))?;
-        let tree = self
+        let root = self
             .repo
             .find_commit(id)
             .map_err(|e| op(&e))?
-            .tree()
-            .map_err(|e| op(&e))?;
-        let mut recorder = gix::traverse::tree::Recorder::default();
-        tree.traverse()
-            .breadthfirst(&mut recorder)
-            .map_err(|e| op(&e))?;
-        let mut files = Vec::new();
-        for entry in recorder.records {
-            // Only regular files: symlinks and submodules never enter an artifact.
-            let executable = match entry.mode.kind() {
-                gix::object::tree::EntryKind::Blob => false,
-                gix::object::tree::EntryKind::BlobExecutable => true,
+            .tree_id()
+            .map_err(|e| op(&e))?
+            .detach();
+        let mut walk = Walk {
+            repo: &self.repo,
+            commit: commit_hex,
+            limits,
+            visited: 0,
+        };
+        let mut entries = Vec::new();
+        let mut sourceignores = Vec::new();
+        let mut stack = vec![walk.read_tree(root, "")?.into_iter()];
+        // Names of the directories of the frames above the root frame.
+        let mut dirs: Vec<String> = Vec::new();
+        while let Some(frame) = stack.last_mut() {
+            if interrupt.load(Ordering::Relaxed) {
+                return Err(op(&"interrupted"));
+            }
+            let Some(child) = frame.next() else {
+                stack.pop();
+                dirs.pop();
+                continue;
+            };
+            let depth = dirs.len();
+            let path = || {
+                let mut p = dirs.join("/");
+                if !p.is_empty() {
+                    p.push('/');
+                }
+                p.push_str(&child.name);
+                p
+            };
+            let kind = match child.mode.kind() {
+                gix::object::tree::EntryKind::Tree => {
+                    if depth + 1 > MAX_TREE_DEPTH {
+                        return Err(GitError::Limit(format!(
+                            "commit {commit_hex} nests directories more than {MAX_TREE_DEPTH} \
+                             deep, at {:?}",
+                            path()
+                        )));
+                    }
+                    let children = walk.read_tree(child.id, &path())?;
+                    entries.push(TreeEntry {
+                        depth,
+                        name: child.name.clone(),
+                        kind: EntryKind::Dir,
+                    });
+                    stack.push(children.into_iter());
+                    dirs.push(child.name);
+                    continue;
+                }
+                gix::object::tree::EntryKind::Blob => EntryKind::File {
+                    id: child.id,
+                    executable: false,
+                },
+                gix::object::tree::EntryKind::BlobExecutable => EntryKind::File {
+                    id: child.id,
+                    executable: true,
+                },
+                // Only regular files: symlinks and submodules never enter an artifact.
                 _ => continue,
             };
-            let path = entry
-                .filepath
-                .to_str()
-                .map_err(|_| op(&"path is not UTF-8"))?
-                .to_string();
-            let blob = self.repo.find_blob(entry.oid).map_err(|e| op(&e))?;
-            files.push(TreeFile {
-                path,
-                executable,
-                contents: blob.data.clone(),
+            if child.name == SOURCEIGNORE {
+                sourceignores.push((dirs.join("/"), walk.read_sourceignore(child.id, &path())?));
+            }
+            entries.push(TreeEntry {
+                depth,
+                name: child.name,
+                kind,
             });
         }
-        Ok(files)
+        Ok(CommitTree {
+            repo_dir: self.repo.git_dir().to_path_buf(),
+            commit: commit_hex.to_string(),
+            entries,
+            sourceignores,
+        })
+    }
+}
+
+/// An entry of a tree being walked.
+struct Child {
+    mode: gix::objs::tree::EntryMode,
+    name: String,
+    id: gix::ObjectId,
+}
+
+/// The budget of one walk.
+struct Walk<'a> {
+    repo: &'a gix::Repository,
+    commit: &'a str,
+    limits: &'a Limits,
+    /// Entries of the trees read so far.
+    visited: u64,
+}
+
+impl Walk<'_> {
+    /// Reads one tree object at `path`, counting its entries and checking their names and order.
+    fn read_tree(&mut self, id: gix::ObjectId, path: &str) -> Result<Vec<Child>, GitError> {
+        let shown = if path.is_empty() { "/" } else { path };
+        let op = |e: &dyn std::fmt::Display| {
+            GitError::Operation(format!(
+                "reading tree {shown:?} of commit {}: {e}",
+                self.commit
+            ))
+        };
+        let header = self.repo.find_header(id).map_err(|e| op(&e))?;
+        if header.kind() != gix::object::Kind::Tree {
+            return Err(op(&format!(
+                "object {id} is a {}, not a tree",
+                header.kind()
+            )));
+        }
+        let room = self.limits.max_files.saturating_sub(self.visited);
+        if header.size() > room.saturating_mul(MAX_TREE_ENTRY_BYTES) {
+            // Too large to hold at most `room` entries: refused without being read.
+            return Err(GitError::Limit(self.limits.files_exceeded(
+                self.commit,
+                self.limits.max_files.saturating_add(1),
+                shown,
+            )));
+        }
+        let object = self.repo.find_object(id).map_err(|e| op(&e))?;
+        let mut children: Vec<Child> = Vec::new();
+        let mut previous: Option<gix::objs::tree::EntryRef<'_>> = None;
+        for entry in gix::objs::TreeRefIter::from_bytes(&object.data, self.repo.object_hash()) {
+            let entry = entry.map_err(|e| op(&e))?;
+            self.visited += 1;
+            let name = entry
+                .filename
+                .to_str()
+                .map_err(|_| op(&format!("an entry name is not UTF-8: {:?}", entry.filename)))?;
+            if self.visited > self.limits.max_files {
+                let child = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}/{name}")
+                };
+                return Err(GitError::Limit(self.limits.files_exceeded(
+                    self.commit,
+                    self.visited,
+                    &child,
+                )));
+            }
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0', '\\']) {
+                return Err(op(&format!("invalid entry name {name:?}")));
+            }
+            if name.len() > MAX_NAME_BYTES {
+                return Err(GitError::Limit(format!(
+                    "commit {} has a name longer than {MAX_NAME_BYTES} bytes in {shown:?}",
+                    self.commit
+                )));
+            }
+            // Archive order relies on Git's canonical tree order; a crafted tree that breaks
+            // it (or repeats a name) is refused.
+            if previous.is_some_and(|p| p >= entry) {
+                return Err(op(&format!(
+                    "entry {name:?} is out of order or repeated: the tree is corrupt"
+                )));
+            }
+            previous = Some(entry);
+            children.push(Child {
+                mode: entry.mode,
+                name: name.to_string(),
+                id: entry.oid.to_owned(),
+            });
+        }
+        Ok(children)
+    }
+
+    fn read_sourceignore(&self, id: gix::ObjectId, path: &str) -> Result<String, GitError> {
+        let op = |e: &dyn std::fmt::Display| {
+            GitError::Operation(format!("reading {path:?} of commit {}: {e}", self.commit))
+        };
+        let size = self.repo.find_header(id).map_err(|e| op(&e))?.size();
+        if size > MAX_SOURCEIGNORE_BYTES {
+            return Err(GitError::Limit(format!(
+                "{path} of commit {} is {}, more than the {} an ignore file may have",
+                self.commit,
+                crate::limits::format_size(size),
+                crate::limits::format_size(MAX_SOURCEIGNORE_BYTES)
+            )));
+        }
+        let blob = self.repo.find_blob(id).map_err(|e| op(&e))?;
+        Ok(String::from_utf8_lossy(&blob.data).into_owned())
     }
 }
 
@@ -745,7 +1025,7 @@ mod tests {
             let (prefix, is_auth) = match &got {
                 GitError::Authentication(_) => (format!("authentication to {url} failed: "), true),
                 GitError::Operation(_) => (format!("fetching {url} failed: "), false),
-                GitError::Invalid(_) => panic!("{case}: {got:?}"),
+                GitError::Invalid(_) | GitError::Limit(_) => panic!("{case}: {got:?}"),
             };
             assert_eq!(is_auth, *authentication, "{case}: {got}");
             assert!(got.to_string().starts_with(&prefix), "{case}: {got}");

@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod git;
+pub mod limits;
 pub mod oneshot;
 pub mod package;
 pub mod reference;

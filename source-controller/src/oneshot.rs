@@ -9,6 +9,7 @@ use clap::Parser;
 use weir_shared::storage::Storage;
 
 use crate::git::{self, Auth, FetchRequest};
+use crate::limits::Limits;
 use crate::package;
 use crate::reference;
 
@@ -53,10 +54,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("{} unchanged", resolved.revision);
         return Ok(());
     }
-    let files = git::fetch_tree(&req, &resolved).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let count = files.len();
-    let archive = package::pack(files, None).map_err(|e| anyhow::anyhow!(e))?;
-    let stored = storage.write(&path, &archive)?;
+    let limits = Limits::default();
+    let tree = git::fetch_tree(&req, &resolved, &limits).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let count = tree
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, git::EntryKind::File { .. }))
+        .count();
+    let stored = package::pack_to_storage(&tree, None, &limits, &storage, &path, &interrupt)
+        .map_err(|e| anyhow::anyhow!(e))?;
     println!(
         "{} {} files {} {} bytes",
         resolved.revision, count, stored.digest, stored.size

@@ -14,6 +14,7 @@ use weir_shared::process::Process;
 use weir_shared::storage::{self, Storage};
 
 use crate::controller::{CONTROLLER_NAME, Context, Settings};
+use crate::limits::{self, Limits};
 
 /// source-controller: fetches Git repositories and serves them as artifacts.
 #[derive(Parser, Debug, Clone)]
@@ -34,6 +35,14 @@ pub struct Flags {
     /// How many artifacts to keep per object.
     #[arg(long, env = "WEIR_ARTIFACT_RETENTION", default_value_t = 2)]
     pub artifact_retention: usize,
+    /// Most tree entries (files, directories, symlinks, submodules; ignored ones included)
+    /// visited in one commit; a commit with more is refused with `ArtifactTooLarge`.
+    #[arg(long, env = "WEIR_ARTIFACT_MAX_FILES", default_value_t = limits::DEFAULT_MAX_FILES)]
+    pub artifact_max_files: u64,
+    /// Largest total size of the files packed from one commit, after ignore rules: bytes, or a
+    /// number with KiB, MiB, GiB; a commit with more is refused with `ArtifactTooLarge`.
+    #[arg(long, env = "WEIR_ARTIFACT_MAX_BYTES", default_value = "1GiB", value_parser = limits::parse_size)]
+    pub artifact_max_bytes: u64,
     /// Accept `file://` URLs; for local development only.
     #[arg(long, env = "WEIR_ALLOW_FILE_URLS")]
     pub allow_file_urls: bool,
@@ -64,6 +73,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             allow_file_urls: flags.allow_file_urls,
             artifact_retention: flags.artifact_retention.max(1),
             git_cache_root: flags.storage_path.join(".git-cache"),
+            limits: Limits {
+                max_files: flags.artifact_max_files.max(1),
+                max_bytes: flags.artifact_max_bytes,
+            },
         },
     });
     let (_, controller) =
