@@ -60,7 +60,7 @@ pub trait FileSystem {
 }
 
 /// A directory on disk, confined to its root: paths that resolve outside it (through `..` or
-/// a symlink) cannot be read or listed.
+/// a symlink) cannot be read or listed, and only regular files are read.
 #[derive(Debug, Clone)]
 pub struct DiskFs {
     root: PathBuf,
@@ -108,8 +108,29 @@ impl FileSystem for DiskFs {
         path.is_file()
     }
 
+    /// Reads regular files only: a FIFO would block the build and a device might never end.
+    /// The type is checked before opening (opening a FIFO blocks) and again on the open
+    /// handle, in case the path was swapped in between.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(self.confined(path)?)
+        use std::io::Read;
+        let path = self.confined(path)?;
+        let not_regular = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file: only regular files are read",
+            )
+        };
+        if !std::fs::metadata(&path)?.is_file() {
+            return Err(not_regular());
+        }
+        let mut file = std::fs::File::open(&path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(1 << 20));
+        file.read_to_end(&mut out)?;
+        Ok(out)
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {

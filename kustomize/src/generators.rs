@@ -54,6 +54,9 @@ pub fn generate(
         let text = loader.read_local(dir, env).map_err(|e| err(e.message))?;
         let text =
             String::from_utf8(text).map_err(|_| err(format!("env file {env:?} is not UTF-8")))?;
+        // As Kustomize: a byte-order mark is dropped from the first line only, and a line
+        // with an empty key (`=value`) is skipped like a blank one.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
@@ -65,6 +68,9 @@ pub fn generate(
                     n + 1
                 )));
             };
+            if k.is_empty() {
+                continue;
+            }
             add(k.to_string(), v.trim_end_matches('\r').as_bytes().to_vec())?;
         }
     }

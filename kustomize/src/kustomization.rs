@@ -262,6 +262,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
     let file = path.display().to_string();
     let value = weir_yaml::from_str(text)
         .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?;
+    crate::limits::nested(&value, "the kustomization").map_err(|m| BuildError::new(&file, m))?;
     let map = match &value {
         Value::Object(m) => m.clone(),
         Value::Null => serde_json::Map::new(),

@@ -15,6 +15,32 @@
 //!
 //! Pure: the only I/O is reading through a [`FileSystem`]; no Kubernetes client, no async
 //! runtime.
+//!
+//! # Hostile trees
+//!
+//! Whoever can push to a watched repository controls the tree, and the controller builds it
+//! on a thread with a 2 MiB stack, so a build fails (never crashes, hangs or reads outside
+//! its root) with an error naming the file:
+//!
+//! | limit | default | enforced |
+//! |---|---|---|
+//! | [`MAX_DEPTH`] | 100 kustomizations (or synthesized directories) nested | entering each kustomization; the error names the first and last entries of the chain |
+//! | [`MAX_NESTING`] | 200 levels of objects/lists | every resource loaded or generated, every patch, every value a JSON 6902 operation writes, every replacement field path and target |
+//! | [`BuildLimits::max_resources`] ([`limits::MAX_RESOURCES`]) | 100,000 resources loaded or generated, repeats counted | each resource file loaded, each generator, each input of [`build_resources`] |
+//! | [`BuildLimits::max_bytes`] ([`limits::MAX_BYTES`]) | 256 MiB estimated memory produced | as resources are loaded and generated, before each JSON 6902 `add`/`copy`/`replace`, each strategic merge patch applied, each replacement written, each label/annotation set |
+//! | [`BuildLimits::max_kustomizations`] ([`limits::MAX_KUSTOMIZATIONS`]) | 10,000 kustomizations loaded, repeats counted | entering each kustomization or component |
+//! | [`BuildLimits::deadline`] | none | entering each kustomization, each patch, each JSON 6902 operation, each replacement |
+//!
+//! Replacement indexes are checked against the list before anything is allocated (an index
+//! past the end fails as in Kustomize; `create` may append at the end only), and a
+//! delimiter `index` past the last part appends one part, as Kustomize does.
+//!
+//! Every file is resolved (symlinks followed) and checked to lie inside the root before it
+//! is opened — kustomization files, resources, patches, generator and env files, CRDs,
+//! components, replacement files, synthesized manifests — and a refused file's content is
+//! never read, so it cannot appear in an error. [`DiskFs`] reads regular files only (a
+//! FIFO or device would block or never end): the type is checked before opening and again
+//! on the open handle.
 
 mod builtin;
 mod fieldspec;
@@ -22,6 +48,7 @@ pub mod fs;
 mod generators;
 mod jsonpatch;
 pub mod kustomization;
+pub mod limits;
 mod nameref;
 mod order;
 pub mod overrides;
@@ -38,10 +65,12 @@ use serde_json::Value;
 
 pub use fs::{DiskFs, FileSystem, MemoryFs};
 pub use kustomization::Kustomization;
+pub use limits::{BuildLimits, MAX_DEPTH, MAX_NESTING};
 pub use overrides::SpecOverrides;
 pub use resource::{ResId, Resource};
 
 use generators::GenKind;
+use limits::Budget;
 
 /// A build failure, naming the file it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,15 +98,47 @@ impl BuildError {
 pub(crate) struct Loader<'a> {
     fs: &'a dyn FileSystem,
     root: PathBuf,
+    /// What the build has spent of its limits.
+    pub(crate) budget: Budget,
 }
 
 impl<'a> Loader<'a> {
     /// A loader confined to the root of `fs`.
-    fn new(fs: &'a dyn FileSystem) -> Self {
+    fn new(fs: &'a dyn FileSystem, limits: &BuildLimits) -> Self {
         Self {
             fs,
             root: fs.root().to_path_buf(),
+            budget: Budget::new(limits),
         }
+    }
+
+    /// Counts new resources against the budget and refuses overly nested ones.
+    fn admit(&self, resources: &[Resource], file: &str) -> Result<(), BuildError> {
+        let err = |m: String| BuildError::new(file, m);
+        self.budget.resources(resources.len()).map_err(err)?;
+        for r in resources {
+            let m =
+                limits::nested(&r.value, &format!("{} {:?}", r.kind(), r.name())).map_err(err)?;
+            self.budget.charge(m.bytes).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// `path` (a file the engine found itself, e.g. a kustomization file or a directory
+    /// entry) resolved and checked to lie inside the root, before anything reads it.
+    fn confined(&self, path: &Path) -> Result<PathBuf, BuildError> {
+        let shown = self.display(path);
+        let canonical = self
+            .fs
+            .canonicalize(path)
+            .map_err(|e| BuildError::new(&shown, e.to_string()))?;
+        if !self.inside(&canonical) {
+            return Err(BuildError::new(
+                &shown,
+                "resolves outside the build root: references may not leave the source tree",
+            ));
+        }
+        Ok(canonical)
     }
 
     fn display(&self, p: &Path) -> String {
@@ -135,9 +196,10 @@ impl<'a> Loader<'a> {
     }
 
     fn read_text(&self, path: &Path) -> Result<String, BuildError> {
+        let path = self.confined(path)?;
         self.fs
-            .read_to_string(path)
-            .map_err(|e| BuildError::new(&self.display(path), e.to_string()))
+            .read_to_string(&path)
+            .map_err(|e| BuildError::new(&self.display(&path), e.to_string()))
     }
 }
 
@@ -177,7 +239,22 @@ pub fn build_in(
     overrides: Option<&Kustomization>,
     synthesize: bool,
 ) -> Result<Vec<Value>, BuildError> {
-    let loader = Loader::new(fs);
+    build_with_limits(fs, dir, overrides, synthesize, &BuildLimits::default())
+}
+
+/// [`build_in`] within `limits` (see [the crate docs](crate#hostile-trees)); the other
+/// entry points use [`BuildLimits::default`].
+///
+/// # Errors
+/// As [`build_in`], and a limit exceeded, naming the file being processed.
+pub fn build_with_limits(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    overrides: Option<&Kustomization>,
+    synthesize: bool,
+    limits: &BuildLimits,
+) -> Result<Vec<Value>, BuildError> {
+    let loader = Loader::new(fs, limits);
     let dir = fs
         .canonicalize(dir)
         .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
@@ -189,7 +266,7 @@ pub fn build_in(
     }
     let mut stack = Vec::new();
     let (k, mut resources) = if synthesize && kustomization::find(fs, &dir).is_none() {
-        (Kustomization::default(), synthesized(&loader, &dir)?)
+        (Box::default(), synthesized(&loader, &dir, &mut stack)?)
     } else {
         accumulate(&loader, &dir, &mut stack, Vec::new(), false)?
     };
@@ -226,13 +303,42 @@ pub fn build_resources(
     kustomization: &Kustomization,
     fs: &dyn FileSystem,
 ) -> Result<Vec<Value>, BuildError> {
-    let loader = Loader::new(fs);
+    build_resources_with_limits(resources, kustomization, fs, &BuildLimits::default())
+}
+
+/// [`build_resources`] within `limits`.
+///
+/// # Errors
+/// As [`build_resources`], and a limit exceeded.
+pub fn build_resources_with_limits(
+    resources: Vec<Value>,
+    kustomization: &Kustomization,
+    fs: &dyn FileSystem,
+    limits: &BuildLimits,
+) -> Result<Vec<Value>, BuildError> {
+    let loader = Loader::new(fs, limits);
+    if let Some(m) = resources
+        .iter()
+        .map(limits::measure)
+        .find(|m| m.depth > MAX_NESTING)
+    {
+        resources.into_iter().for_each(limits::dispose);
+        return Err(BuildError::new(
+            "resources",
+            format!(
+                "an object is nested {} levels deep, more than the limit of {MAX_NESTING} \
+                 (MAX_NESTING)",
+                m.depth
+            ),
+        ));
+    }
     let dir = loader.root.clone();
     let file = "kustomization";
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for value in resources {
         let res = checked(value).map_err(|m| BuildError::new("resources", m))?;
+        loader.admit(std::slice::from_ref(&res), "resources")?;
         add_unique(&mut out, &mut seen, res, "resources")?;
     }
     let mut stack = vec![dir.clone()];
@@ -262,10 +368,14 @@ fn finish(
 
 /// Every Kubernetes manifest below `dir` (files with `apiVersion` and `kind`), in path
 /// order; subdirectories with their own kustomization are built as such.
-fn synthesized(loader: &Loader<'_>, dir: &Path) -> Result<Vec<Resource>, BuildError> {
+fn synthesized(
+    loader: &Loader<'_>,
+    dir: &Path,
+    stack: &mut Vec<PathBuf>,
+) -> Result<Vec<Resource>, BuildError> {
+    enter(loader, dir, stack)?;
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut stack = Vec::new();
     let mut entries: Vec<PathBuf> = loader
         .fs
         .read_dir(dir)
@@ -280,10 +390,11 @@ fn synthesized(loader: &Loader<'_>, dir: &Path) -> Result<Vec<Resource>, BuildEr
             continue;
         }
         let found: Vec<Resource> = if loader.fs.is_dir(&path) {
+            let path = loader.confined(&path)?;
             if kustomization::find(loader.fs, &path).is_some() {
-                accumulate(loader, &path, &mut stack, Vec::new(), false)?.1
+                accumulate(loader, &path, stack, Vec::new(), false)?.1
             } else {
-                synthesized(loader, &path)?
+                synthesized(loader, &path, stack)?
             }
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             let shown = loader.display(&path);
@@ -296,7 +407,9 @@ fn synthesized(loader: &Loader<'_>, dir: &Path) -> Result<Vec<Resource>, BuildEr
             if !manifests {
                 continue;
             }
-            parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?
+            let found = parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?;
+            loader.admit(&found, &shown)?;
+            found
         } else {
             continue;
         };
@@ -304,16 +417,13 @@ fn synthesized(loader: &Loader<'_>, dir: &Path) -> Result<Vec<Resource>, BuildEr
             add_unique(&mut out, &mut seen, res, &loader.display(dir))?;
         }
     }
+    stack.pop();
     Ok(out)
 }
 
-fn accumulate(
-    loader: &Loader<'_>,
-    dir: &Path,
-    stack: &mut Vec<PathBuf>,
-    resources: Vec<Resource>,
-    as_component: bool,
-) -> Result<(Kustomization, Vec<Resource>), BuildError> {
+/// Pushes `dir` on the stack of kustomizations being loaded, refusing a cycle, a chain
+/// deeper than [`MAX_DEPTH`] and a spent budget.
+fn enter(loader: &Loader<'_>, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<(), BuildError> {
     let shown = loader.display(dir);
     if let Some(pos) = stack.iter().position(|d| d == dir) {
         let cycle: Vec<String> = stack[pos..]
@@ -326,6 +436,58 @@ fn accumulate(
             format!("cycle between kustomizations: {}", cycle.join(" -> ")),
         ));
     }
+    if stack.len() >= MAX_DEPTH {
+        let names: Vec<String> = stack
+            .iter()
+            .chain([&dir.to_path_buf()])
+            .map(|d| loader.display(d))
+            .map(|d| if d.is_empty() { ".".to_string() } else { d })
+            .collect();
+        let chain = format!(
+            "{} -> ... -> {}",
+            names[..3].join(" -> "),
+            names[names.len() - 3..].join(" -> ")
+        );
+        return Err(BuildError::new(
+            &shown,
+            format!("kustomizations are nested more than {MAX_DEPTH} deep (MAX_DEPTH): {chain}"),
+        ));
+    }
+    loader
+        .budget
+        .kustomization()
+        .map_err(|m| BuildError::new(&shown, m))?;
+    stack.push(dir.to_path_buf());
+    Ok(())
+}
+
+/// Loads the kustomization in `dir` and everything it includes.
+///
+/// This, [`expand`], [`load_entries`] and [`load_entry`] recurse once per nested
+/// kustomization (at most [`MAX_DEPTH`] deep), so they keep their frames small: the work
+/// of each level is done in helpers that return before the recursion goes on.
+fn accumulate(
+    loader: &Loader<'_>,
+    dir: &Path,
+    stack: &mut Vec<PathBuf>,
+    resources: Vec<Resource>,
+    as_component: bool,
+) -> Result<(Box<Kustomization>, Vec<Resource>), BuildError> {
+    let (path, file, k) = open_kustomization(loader, dir, stack, as_component)?;
+    let resources = expand(loader, dir, &file, Some(&path), &k, stack, resources)?;
+    Ok((k, resources))
+}
+
+/// Enters `dir` (see [`enter`]), then reads, parses and checks its kustomization file.
+#[inline(never)]
+fn open_kustomization(
+    loader: &Loader<'_>,
+    dir: &Path,
+    stack: &mut Vec<PathBuf>,
+    as_component: bool,
+) -> Result<(PathBuf, String, Box<Kustomization>), BuildError> {
+    let shown = loader.display(dir);
+    enter(loader, dir, stack)?;
     let path = kustomization::find(loader.fs, dir).ok_or_else(|| {
         BuildError::new(
             &shown,
@@ -333,10 +495,7 @@ fn accumulate(
         )
     })?;
     let file = loader.display(&path);
-    let text = loader
-        .fs
-        .read_to_string(&path)
-        .map_err(|e| BuildError::new(&file, e.to_string()))?;
+    let text = loader.read_text(&path)?;
     let k = kustomization::parse(&path, &text).map_err(|e| BuildError::new(&file, e.message))?;
     let is_component = k.kind.as_deref() == Some("Component");
     if as_component && !is_component {
@@ -357,9 +516,7 @@ fn accumulate(
         weir_yaml::from_str(&text)
             .map_err(|e| BuildError::new(&file, format!("crds: {crd:?}: malformed: {e}")))?;
     }
-    stack.push(dir.to_path_buf());
-    let resources = expand(loader, dir, &file, Some(&path), &k, stack, resources)?;
-    Ok((k, resources))
+    Ok((path, file, Box::new(k)))
 }
 
 /// Applies the kustomization `k` of `dir` (read from `path`, when it is a file) to
@@ -372,17 +529,29 @@ fn expand(
     path: Option<&Path>,
     k: &Kustomization,
     stack: &mut Vec<PathBuf>,
+    resources: Vec<Resource>,
+) -> Result<Vec<Resource>, BuildError> {
+    let resources = load_entries(loader, dir, file, k, stack, resources)?;
+    stack.pop();
+    transformed(loader, dir, file, path, k, resources)
+}
+
+/// The resources and components of `k`, loaded into `resources`.
+fn load_entries(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    k: &Kustomization,
+    stack: &mut Vec<PathBuf>,
     mut resources: Vec<Resource>,
 ) -> Result<Vec<Resource>, BuildError> {
-    let file = file.to_string();
     let mut seen: std::collections::HashSet<IdKey> = resources.iter().map(id_key).collect();
     for entry in k.resources.iter().chain(&k.bases) {
-        for res in load_entry(loader, dir, &file, entry, stack)? {
-            add_unique(&mut resources, &mut seen, res, &file)?;
-        }
+        let loaded = load_entry(loader, dir, file, entry, stack)?;
+        add_all(&mut resources, &mut seen, loaded, file)?;
     }
     for entry in &k.components {
-        let comp_dir = entry_dir(loader, dir, &file, entry)?;
+        let comp_dir = entry_dir(loader, dir, file, entry)?;
         let (_, out) = accumulate(
             loader,
             &comp_dir,
@@ -392,7 +561,33 @@ fn expand(
         )?;
         resources = out;
     }
-    stack.pop();
+    Ok(resources)
+}
+
+#[inline(never)]
+fn add_all(
+    resources: &mut Vec<Resource>,
+    seen: &mut std::collections::HashSet<IdKey>,
+    loaded: Vec<Resource>,
+    file: &str,
+) -> Result<(), BuildError> {
+    for res in loaded {
+        add_unique(resources, seen, res, file)?;
+    }
+    Ok(())
+}
+
+/// The generators and transformers of `k` over its loaded `resources`.
+#[inline(never)]
+fn transformed(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    path: Option<&Path>,
+    k: &Kustomization,
+    mut resources: Vec<Resource>,
+) -> Result<Vec<Resource>, BuildError> {
+    let file = file.to_string();
     for (kind, gens) in [
         (GenKind::ConfigMap, &k.config_map_generator),
         (GenKind::Secret, &k.secret_generator),
@@ -400,6 +595,7 @@ fn expand(
         for g in gens {
             let mut res =
                 generators::generate(loader, dir, &file, kind, g, k.generator_options.as_ref())?;
+            loader.admit(std::slice::from_ref(&res), &file)?;
             res.origin = Some(resource::Origin::Generator {
                 kustomization: path.map_or_else(|| dir.join(&file), Path::to_path_buf),
                 kind: if kind == GenKind::ConfigMap {
@@ -516,6 +712,22 @@ fn load_entry(
     entry: &str,
     stack: &mut Vec<PathBuf>,
 ) -> Result<Vec<Resource>, BuildError> {
+    let path = entry_path(loader, dir, file, entry)?;
+    if loader.fs.is_dir(&path) {
+        let (_, resources) = accumulate(loader, &path, stack, Vec::new(), false)?;
+        return Ok(resources);
+    }
+    load_file(loader, dir, file, entry, path)
+}
+
+/// The resolved path of a `resources` entry.
+#[inline(never)]
+fn entry_path(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    entry: &str,
+) -> Result<PathBuf, BuildError> {
     if is_remote(entry) {
         return Err(BuildError::new(
             file,
@@ -531,13 +743,20 @@ fn load_entry(
             format!("resource {entry:?}: absolute paths are not allowed"),
         ));
     }
-    let path = loader
+    loader
         .resolve(dir, entry)
-        .map_err(|m| BuildError::new(file, format!("resource {m}")))?;
-    if loader.fs.is_dir(&path) {
-        let (_, resources) = accumulate(loader, &path, stack, Vec::new(), false)?;
-        return Ok(resources);
-    }
+        .map_err(|m| BuildError::new(file, format!("resource {m}")))
+}
+
+/// The resources in the file `path` of a `resources` entry.
+#[inline(never)]
+fn load_file(
+    loader: &Loader<'_>,
+    dir: &Path,
+    file: &str,
+    entry: &str,
+    path: PathBuf,
+) -> Result<Vec<Resource>, BuildError> {
     if !path.starts_with(dir) {
         return Err(BuildError::new(
             file,
@@ -548,11 +767,9 @@ fn load_entry(
         ));
     }
     let shown = loader.display(&path);
-    let text = loader
-        .fs
-        .read_to_string(&path)
-        .map_err(|e| BuildError::new(&shown, e.to_string()))?;
+    let text = loader.read_text(&path)?;
     let mut resources = parse_resources(&text).map_err(|m| BuildError::new(&shown, m))?;
+    loader.admit(&resources, &shown)?;
     for r in &mut resources {
         r.origin = Some(resource::Origin::File(path.clone()));
     }

@@ -7,6 +7,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::limits::{Budget, nested};
 use super::resource::Resource;
 use super::{BuildError, Loader, jsonpatch, smp};
 
@@ -124,6 +125,10 @@ pub fn apply_patches(
     resources: &mut Vec<Resource>,
 ) -> Result<(), BuildError> {
     for entry in entries {
+        loader
+            .budget
+            .deadline()
+            .map_err(|m| BuildError::new(file, m))?;
         let (text, label) = load(
             loader,
             dir,
@@ -144,11 +149,18 @@ pub fn apply_patches(
             })?;
             let ops = weir_yaml::from_str_yaml11(&text)
                 .map_err(|e| BuildError::new(file, format!("{}: {e}", src.label)))?;
-            json6902(&src, target, &ops, resources)?;
+            json6902(&src, target, &ops, resources, &loader.budget)?;
             continue;
         }
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
-            strategic(&src, entry.target.as_ref(), &doc, &options, resources)?;
+            strategic(
+                &src,
+                entry.target.as_ref(),
+                &doc,
+                &options,
+                resources,
+                &loader.budget,
+            )?;
         }
     }
     Ok(())
@@ -166,6 +178,10 @@ pub fn apply_strategic_merge(
     resources: &mut Vec<Resource>,
 ) -> Result<(), BuildError> {
     for entry in entries {
+        loader
+            .budget
+            .deadline()
+            .map_err(|m| BuildError::new(file, m))?;
         let inline = entry.contains('\n') || entry.trim_start().starts_with('{');
         let (text, label) = if inline {
             load(loader, dir, file, None, Some(entry))?
@@ -176,7 +192,14 @@ pub fn apply_strategic_merge(
         let docs = weir_yaml::from_str_multi(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
-            strategic(&src, None, &doc, &PatchOptions::default(), resources)?;
+            strategic(
+                &src,
+                None,
+                &doc,
+                &PatchOptions::default(),
+                resources,
+                &loader.budget,
+            )?;
         }
     }
     Ok(())
@@ -194,6 +217,10 @@ pub fn apply_json6902(
     resources: &mut [Resource],
 ) -> Result<(), BuildError> {
     for entry in entries {
+        loader
+            .budget
+            .deadline()
+            .map_err(|m| BuildError::new(file, m))?;
         let (text, label) = load(
             loader,
             dir,
@@ -204,7 +231,7 @@ pub fn apply_json6902(
         let src = Source { file, label };
         let ops = weir_yaml::from_str_yaml11(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
-        json6902(&src, &entry.target, &ops, resources)?;
+        json6902(&src, &entry.target, &ops, resources, &loader.budget)?;
     }
     Ok(())
 }
@@ -214,6 +241,7 @@ fn json6902(
     target: &Selector,
     ops: &Value,
     resources: &mut [Resource],
+    budget: &Budget,
 ) -> Result<(), BuildError> {
     let selected = select(target, resources)
         .map_err(|m| BuildError::new(src.file, format!("{}: {m}", src.label)))?;
@@ -221,9 +249,24 @@ fn json6902(
         let res = &mut resources[i];
         let before = (res.name().to_string(), res.kind().to_string());
         let mut value = res.value.clone();
-        jsonpatch::apply(&mut value, ops).map_err(|m| {
-            BuildError::new(src.file, format!("{} on {}: {m}", src.label, res.id()))
-        })?;
+        let err =
+            |m: String| BuildError::new(src.file, format!("{} on {}: {m}", src.label, res.id()));
+        jsonpatch::apply(&mut value, ops, budget).map_err(err)?;
+        // As in Kustomize, the patched object must still be a resource.
+        if value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(err("missing kind in the patched object".into()));
+        }
+        if value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(err("missing metadata.name in the patched object".into()));
+        }
         // Kustomize lets JSON patches rename and re-kind whatever the options say.
         let open = PatchOptions {
             allow_name_change: true,
@@ -240,8 +283,11 @@ fn strategic(
     patch: &Value,
     options: &PatchOptions,
     resources: &mut Vec<Resource>,
+    budget: &Budget,
 ) -> Result<(), BuildError> {
     let err = |m: String| BuildError::new(src.file, format!("{}: {m}", src.label));
+    // Bounds the merge's recursion, which follows the patch.
+    let size = nested(patch, "the patch").map_err(err)?.bytes;
     let selected = match target {
         Some(t) => select(t, resources).map_err(err)?,
         None => {
@@ -261,6 +307,7 @@ fn strategic(
     };
     let mut delete = Vec::new();
     for i in selected {
+        budget.charge(size).map_err(err)?;
         let res = &mut resources[i];
         let before = (res.name().to_string(), res.kind().to_string());
         let mut value = res.value.clone();

@@ -1,12 +1,19 @@
 //! `replacements`: copy a field of one resource into fields of others, with Kustomize's field
 //! path syntax (`spec.containers.[name=web].image`, `*`, numeric indexes) and the
 //! `delimiter`/`index`/`create` options.
+//!
+//! As in Kustomize, a numeric index past the end of a list fails (with `create`, the index
+//! just past the end appends one element), and a delimiter `index` below zero prepends a
+//! part and one past the last part appends one: nothing is allocated from an index. Field
+//! paths may have at most [`MAX_NESTING`] segments, and a written target may not end up
+//! nested more deeply than that.
 
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::limits::{Budget, MAX_NESTING, measure, nested};
 use super::patch::{Selector, select};
 use super::resource::Resource;
 use super::{BuildError, Loader};
@@ -121,13 +128,14 @@ pub fn apply(
             }
         };
         for r in &list {
-            replace(r, resources).map_err(err)?;
+            loader.budget.deadline().map_err(err)?;
+            replace(r, resources, &loader.budget).map_err(err)?;
         }
     }
     Ok(())
 }
 
-fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
+fn replace(r: &Replacement, resources: &mut [Resource], budget: &Budget) -> Result<(), String> {
     let s = &r.source;
     let matches: Vec<&Resource> = resources
         .iter()
@@ -156,16 +164,16 @@ fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
         .field_path
         .clone()
         .unwrap_or_else(|| "metadata.name".into());
-    let mut found = Vec::new();
+    let mut found = None;
     let mut src_value = source.value.clone();
-    walk(&mut src_value, &split_path(&path), false, &mut |v| {
-        found.push(v.clone());
+    walk(&mut src_value, &split_path(&path)?, false, &mut |v| {
+        if found.is_none() {
+            found = Some(v.clone());
+        }
         Ok(())
     })?;
-    let mut value = found
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("source field {path:?} not found in {}", source.id()))?;
+    let mut value =
+        found.ok_or_else(|| format!("source field {path:?} not found in {}", source.id()))?;
     if let Some(opts) = &s.options
         && let Some(d) = &opts.delimiter
     {
@@ -177,9 +185,15 @@ fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
         let part = usize::try_from(opts.index)
             .ok()
             .and_then(|i| parts.get(i))
-            .ok_or_else(|| format!("options.index {} is out of range", opts.index))?;
+            .ok_or_else(|| {
+                format!(
+                    "options.index {} is out of bounds for value {text:?}",
+                    opts.index
+                )
+            })?;
         value = Value::String((*part).to_string());
     }
+    let size = measure(&value).bytes;
     for target in &r.targets {
         let selected = select(&target.select, resources)?;
         for i in selected {
@@ -198,14 +212,16 @@ fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
                 let mut hits = 0;
                 walk(
                     &mut resources[i].value,
-                    &split_path(fp),
+                    &split_path(fp)?,
                     opts.create,
                     &mut |t| {
                         hits += 1;
+                        budget.charge(size)?;
                         set(t, &value, &opts)
                     },
                 )
                 .map_err(|m| format!("{id}: {m}"))?;
+                nested(&resources[i].value, &format!("{id} after replacing {fp:?}"))?;
                 if hits == 0 {
                     return Err(format!(
                         "unable to find field {fp:?} in replacement target {id}"
@@ -220,18 +236,8 @@ fn replace(r: &Replacement, resources: &mut [Resource]) -> Result<(), String> {
 /// Writes `value` at a target, keeping a scalar target's type (a number stays a number).
 fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), String> {
     let value = match (&opts.delimiter, &*target) {
-        (Some(d), Value::String(current)) => {
-            let mut parts: Vec<String> = current.split(d.as_str()).map(str::to_string).collect();
-            let text = weir_yaml::scalar_text(value);
-            let idx = usize::try_from(opts.index)
-                .map_err(|_| format!("options.index {} is out of range", opts.index))?;
-            if idx >= parts.len() {
-                parts.resize(idx + 1, String::new());
-            }
-            parts[idx] = text;
-            Value::String(parts.join(d))
-        }
-        (Some(_), Value::Null) => Value::String(weir_yaml::scalar_text(value)),
+        (Some(d), Value::String(current)) => Value::String(set_part(current, d, opts.index, value)),
+        (Some(d), Value::Null) => Value::String(set_part("", d, opts.index, value)),
         _ => value.clone(),
     };
     *target = match (&*target, &value) {
@@ -250,8 +256,36 @@ fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), Str
     Ok(())
 }
 
+/// `current` split on `delimiter` with part `index` set to `value`, as Kustomize does: an
+/// index below zero prepends a part, one past the last part appends one.
+fn set_part(current: &str, delimiter: &str, index: i64, value: &Value) -> String {
+    let mut parts: Vec<String> = current.split(delimiter).map(str::to_string).collect();
+    let text = weir_yaml::scalar_text(value);
+    match usize::try_from(index) {
+        Err(_) => parts.insert(0, text),
+        Ok(i) if i >= parts.len() => parts.push(text),
+        Ok(i) => parts[i] = text,
+    }
+    parts.join(delimiter)
+}
+
 /// Splits on `.` outside `[...]`.
-fn split_path(path: &str) -> Vec<String> {
+///
+/// # Errors
+/// More than [`MAX_NESTING`] segments.
+fn split_path(path: &str) -> Result<Vec<String>, String> {
+    let out = split_segments(path);
+    if out.len() > MAX_NESTING {
+        return Err(format!(
+            "field path {:?}… has {} segments, more than the limit of {MAX_NESTING} (MAX_NESTING)",
+            path.chars().take(40).collect::<String>(),
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+fn split_segments(path: &str) -> Vec<String> {
     let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0);
     for c in path.chars() {
         match c {
@@ -317,9 +351,15 @@ fn walk(
             let idx: usize = seg
                 .parse()
                 .map_err(|_| format!("{seg:?} cannot index a list"))?;
+            if idx == items.len() && create {
+                items.push(Value::Null);
+            }
+            let len = items.len();
             match items.get_mut(idx) {
                 Some(item) => walk(item, rest, create, f),
-                None => Err(format!("index {idx} is out of range")),
+                None => Err(format!(
+                    "index {idx} specified but only {len} elements found"
+                )),
             }
         }
         Value::Object(map) => {
@@ -339,5 +379,64 @@ fn walk(
             }
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn delimiter_indexes_past_either_end_add_a_part_as_in_kustomize() {
+        // `kubectl kustomize` (v5.5) on target "a-b" with delimiter "-" and value "nginx".
+        for (index, want) in [
+            (0, "nginx-b"),
+            (1, "a-nginx"),
+            (2, "a-b-nginx"),
+            (3, "a-b-nginx"),
+            (100_000_000_000, "a-b-nginx"),
+            (i64::MAX, "a-b-nginx"),
+            (-1, "nginx-a-b"),
+            (i64::MIN, "nginx-a-b"),
+        ] {
+            assert_eq!(
+                set_part("a-b", "-", index, &json!("nginx")),
+                want,
+                "{index}"
+            );
+        }
+        // A missing target created with `create: true` is the empty string.
+        assert_eq!(set_part("", "-", 1, &json!("nginx")), "-nginx");
+        assert_eq!(set_part("", "-", -1, &json!("nginx")), "nginx-");
+    }
+
+    #[test]
+    fn list_indexes_past_the_end_fail_before_allocating() -> Result<(), String> {
+        let mut v = json!({"c": [{"name": "a"}]});
+        for create in [false, true] {
+            for idx in ["2", "100000000000", "18446744073709551615"] {
+                let err = walk(
+                    &mut v,
+                    &split_path(&format!("c.{idx}.image"))?,
+                    create,
+                    &mut |_| Ok(()),
+                )
+                .expect_err("out of range");
+                assert!(err.contains("only 1 elements found"), "{err}");
+            }
+        }
+        walk(&mut v, &split_path("c.1.image")?, true, &mut |t| {
+            *t = json!("x");
+            Ok(())
+        })?;
+        assert_eq!(v, json!({"c": [{"name": "a"}, {"image": "x"}]}));
+        let long = vec!["a"; MAX_NESTING + 1].join(".");
+        assert!(
+            split_path(&long)
+                .expect_err("too long")
+                .contains("MAX_NESTING")
+        );
+        Ok(())
     }
 }

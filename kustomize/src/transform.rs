@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::builtin;
 use super::fieldspec::{FieldSpec, visit};
 use super::kustomization::{Image, Kustomization, Replica};
+use super::limits::Budget;
 use super::patch;
 use super::replacement;
 use super::resource::{Resource, is_cluster_scoped};
@@ -44,6 +45,7 @@ pub fn apply(
             &k.common_labels,
             file,
             "commonLabels",
+            &loader.budget,
         )?;
     }
     for set in &k.labels {
@@ -54,7 +56,14 @@ pub fn apply(
         } else {
             vec![FieldSpec::any("metadata/labels", true)]
         };
-        set_maps(resources, &specs, &set.pairs, file, "labels")?;
+        set_maps(
+            resources,
+            &specs,
+            &set.pairs,
+            file,
+            "labels",
+            &loader.budget,
+        )?;
     }
     if !k.common_annotations.is_empty() {
         set_maps(
@@ -63,6 +72,7 @@ pub fn apply(
             &k.common_annotations,
             file,
             "commonAnnotations",
+            &loader.budget,
         )?;
     }
     patch::apply_json6902(loader, dir, file, &k.patches_json6902, resources)?;
@@ -114,7 +124,12 @@ fn set_maps(
     pairs: &BTreeMap<String, String>,
     file: &str,
     field: &str,
+    budget: &Budget,
 ) -> Result<(), BuildError> {
+    let size: u64 = pairs
+        .iter()
+        .map(|(k, v)| (24 + k.len() + 32 + v.len()) as u64)
+        .sum();
     for res in resources.iter_mut() {
         let id = res.id();
         let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(res)).collect();
@@ -131,6 +146,7 @@ fn set_maps(
                 let Value::Object(map) = target else {
                     return Err(format!("{} is not a map", spec.path));
                 };
+                budget.charge(size)?;
                 for (k, v) in pairs {
                     map.insert(k.clone(), Value::String(v.clone()));
                 }
