@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -137,7 +137,7 @@ async fn steps(
         .artifacts
         .acquire(&ctx.http, &reconcile::object_key(obj), &artifact)
         .await?;
-    let objects = build(obj, ctx, &tree.path).await?;
+    let objects = build(obj, ctx, &tree.path, timeout).await?;
     *digest = Some(format!(
         "sha256:{}",
         hex::encode(Sha256::digest(
@@ -325,6 +325,7 @@ async fn build(
     obj: &Kustomization,
     ctx: &Context,
     tree: &Path,
+    timeout: Duration,
 ) -> Result<Vec<Value>, ReconcileError> {
     let failed = |m: String| ReconcileError::transient(kreasons::BUILD_FAILED, m);
     let spec = &obj.spec;
@@ -340,8 +341,17 @@ async fn build(
         .and_then(|o| o.to_kustomization())
         .map_err(failed)?;
     let root: PathBuf = tree.to_path_buf();
+    // The build shares the Kustomization's timeout: a tree that takes longer is refused
+    // rather than holding a build thread.
+    let limits = weir_kustomize::BuildLimits {
+        deadline: Some(Instant::now() + timeout),
+        ..Default::default()
+    };
     let objects = tokio::task::spawn_blocking(move || {
-        weir_kustomize::build_with(&root, &dir, Some(&overrides), true)
+        let fs = weir_kustomize::DiskFs::new(&root).map_err(|e| {
+            weir_kustomize::BuildError::new(&root.display().to_string(), format!("build root: {e}"))
+        })?;
+        weir_kustomize::build_with_limits(&fs, &dir, Some(&overrides), true, &limits)
     })
     .await
     .map_err(|e| failed(e.to_string()))?
