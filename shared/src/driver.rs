@@ -278,13 +278,25 @@ pub async fn run_controller<R: Reconciler>(
     process: &Process,
 ) {
     process.readiness.set_ready();
-    controller
+    let run = controller
         .graceful_shutdown_on(process.stopped())
         .run(reconcile::<R>, error_policy::<R>, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "controller event");
             }
-        })
-        .await;
+        });
+    // Graceful shutdown waits for running reconciles, but a watch stuck on an unreachable API
+    // server never ends: give the stream a moment after the stop, then return regardless.
+    let stopped = process.stopped();
+    tokio::select! {
+        () = run => {}
+        () = async move {
+            stopped.await;
+            tokio::time::sleep(STOP_GRACE).await;
+        } => tracing::warn!("controller did not stop within {STOP_GRACE:?}; leaving it"),
+    }
 }
+
+/// How long the controller stream may take to end after a stop request.
+const STOP_GRACE: Duration = Duration::from_secs(3);

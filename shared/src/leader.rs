@@ -3,6 +3,11 @@
 //! Expiry is judged by the local clock from the moment this process last saw the Lease
 //! change (as client-go does), so clock skew between replicas does not matter. Updates use the
 //! Lease's `resourceVersion`, so two candidates can never both win the same round.
+//!
+//! Every API call is bounded: an attempt to acquire or renew may take at most one retry period
+//! (so an unreachable or hanging API server cannot keep a leader past its lease), and
+//! [`LeaderElector::release`] at most [`RELEASE_TIMEOUT`]. None of the waits here hold up
+//! shutdown: the caller ([`crate::process`]) races them against the stop signal.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +16,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use kube::{Client, Error};
+
+/// How long giving the lease up on shutdown may take.
+pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A candidate for leadership of one Lease.
 pub struct LeaderElector {
@@ -45,7 +53,7 @@ impl LeaderElector {
     /// Waits until this candidate holds the lease.
     pub async fn acquire(&mut self) {
         loop {
-            match self.try_acquire_or_renew().await {
+            match self.attempt().await {
                 Ok(true) => {
                     tracing::info!(lease = %self.name, identity = %self.identity, "became leader");
                     return;
@@ -65,7 +73,7 @@ impl LeaderElector {
         let mut last_renewal = Instant::now();
         loop {
             tokio::time::sleep(self.retry_period).await;
-            match self.try_acquire_or_renew().await {
+            match self.attempt().await {
                 Ok(true) => last_renewal = Instant::now(),
                 Ok(false) => {
                     tracing::error!(lease = %self.name, "lease was taken by another replica");
@@ -81,7 +89,26 @@ impl LeaderElector {
     }
 
     /// Gives the lease up so that another replica takes over at once (graceful shutdown).
+    /// Gives up after [`RELEASE_TIMEOUT`]: the lease then simply expires.
     pub async fn release(&mut self) {
+        if tokio::time::timeout(RELEASE_TIMEOUT, self.release_now())
+            .await
+            .is_err()
+        {
+            tracing::warn!(lease = %self.name, "releasing lease timed out; it will expire");
+        }
+    }
+
+    /// One acquire-or-renew round, bounded by the retry period.
+    async fn attempt(&mut self) -> Result<bool, String> {
+        let limit = self.retry_period.max(Duration::from_secs(1));
+        match tokio::time::timeout(limit, self.try_acquire_or_renew()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer from the API server within {limit:?}")),
+        }
+    }
+
+    async fn release_now(&mut self) {
         if let Ok(mut lease) = self.api.get(&self.name).await {
             let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
             if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {

@@ -1,9 +1,16 @@
 //! The lifecycle every controller binary shares: Kubernetes client, shutdown on
 //! SIGINT/SIGTERM, the health/metrics server, and leader election (a process only runs its
 //! controllers while it holds the Lease, and exits when it loses it).
+//!
+//! Shutdown is bounded in every state: the signal handler is installed first, every wait of
+//! [`Process::start`] (client creation, leader election) races the stop signal, and once stop
+//! is requested (signal or lost lease) a watchdog thread exits the process after
+//! [`ProcessLimits::shutdown_grace`] (default [`DEFAULT_SHUTDOWN_GRACE`], 10 s) even if tasks —
+//! reconciles, blocking work, servers — have not finished.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -11,7 +18,31 @@ use tokio::task::JoinHandle;
 use crate::flags::ControllerFlags;
 use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
-use crate::server::{Readiness, serve_probes};
+use crate::server::{Readiness, ServerLimits, serve_probes_with};
+
+/// Default of [`ProcessLimits::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Process-wide limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessLimits {
+    /// How long after a stop request (SIGTERM/SIGINT or a lost lease) the process may take to
+    /// finish; then it exits with status 1 whatever is still running. Keep it below the
+    /// Pod's `terminationGracePeriodSeconds`.
+    pub shutdown_grace: Duration,
+    /// Limits of the HTTP servers (probes here; controllers pass
+    /// [`Process::server_limits`] to their own servers).
+    pub server: ServerLimits,
+}
+
+impl Default for ProcessLimits {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            server: ServerLimits::default(),
+        }
+    }
+}
 
 /// A running controller process.
 pub struct Process {
@@ -26,18 +57,33 @@ pub struct Process {
     probes: JoinHandle<anyhow::Result<()>>,
     keeper: Option<JoinHandle<()>>,
     lost: Arc<AtomicBool>,
+    limits: ProcessLimits,
 }
 
 impl Process {
-    /// Connects, starts the probe server and, with leader election, waits for the Lease
-    /// `lease_name`. Returns None when shutdown was requested before leadership was won.
+    /// [`Process::start_with`] with the default [`ProcessLimits`].
     ///
     /// # Errors
     /// Kubeconfig or bind failures.
     pub async fn start(flags: &ControllerFlags, lease_name: &str) -> anyhow::Result<Option<Self>> {
+        Self::start_with(flags, lease_name, &ProcessLimits::default()).await
+    }
+
+    /// Connects, starts the probe server and, with leader election, waits for the Lease
+    /// `lease_name`. Returns None when shutdown was requested before leadership was won (or
+    /// before the client was created).
+    ///
+    /// # Errors
+    /// Kubeconfig or bind failures.
+    pub async fn start_with(
+        flags: &ControllerFlags,
+        lease_name: &str,
+        limits: &ProcessLimits,
+    ) -> anyhow::Result<Option<Self>> {
         let (kube, probes, leader) = (&flags.kube, &flags.probes, &flags.leader);
         crate::install_crypto_provider();
-        let client = crate::kube_client(kube).await?;
+        // The signal handler and the watchdog come first, so that no later wait can make the
+        // process ignore SIGTERM.
         let (stop_tx, stop_rx) = watch::channel(false);
         let signal_tx = stop_tx.clone();
         tokio::spawn(async move {
@@ -45,17 +91,28 @@ impl Process {
             tracing::info!("shutdown requested");
             let _ = signal_tx.send(true);
         });
+        tokio::spawn(watchdog(stop_rx.clone(), limits.shutdown_grace));
+        let client = tokio::select! {
+            client = crate::kube_client(kube) => client?,
+            () = wait_stopped(stop_rx.clone()) => return Ok(None),
+        };
         let metrics = Metrics::default();
         let readiness = Readiness::default();
         let stopped = wait_stopped(stop_rx.clone());
+        let (metrics_for_probes, readiness_for_probes) = (metrics.clone(), readiness.clone());
         // Bind before anything else: a taken port must stop the process at once.
         let listener = crate::server::bind(probes.metrics_addr, "health/metrics").await?;
-        let probes = tokio::spawn(serve_probes(
-            listener,
-            metrics.clone(),
-            readiness.clone(),
-            stopped,
-        ));
+        let server_limits = limits.server.clone();
+        let probes = tokio::spawn(async move {
+            serve_probes_with(
+                listener,
+                metrics_for_probes,
+                readiness_for_probes,
+                stopped,
+                &server_limits,
+            )
+            .await
+        });
         let lost = Arc::new(AtomicBool::new(false));
         let mut keeper = None;
         if leader.leader_elect {
@@ -101,7 +158,14 @@ impl Process {
             probes,
             keeper,
             lost,
+            limits: limits.clone(),
         }))
+    }
+
+    /// The limits for the HTTP servers a controller runs besides the probes (for example
+    /// the artifact server: `storage::serve_with(.., process.server_limits())`).
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.limits.server
     }
 
     /// A future that resolves on shutdown or loss of leadership.
@@ -124,6 +188,22 @@ impl Process {
             anyhow::bail!("lost leadership; exiting so that the new leader serves alone");
         }
         Ok(())
+    }
+}
+
+/// Once stop is requested, gives the process `grace` to finish, then exits it. A thread, not
+/// a task: the runtime itself may be what does not finish (it waits for blocking tasks).
+async fn watchdog(rx: watch::Receiver<bool>, grace: Duration) {
+    wait_stopped(rx).await;
+    let spawned = std::thread::Builder::new()
+        .name("shutdown-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            tracing::error!(?grace, "shutdown did not finish in time; exiting");
+            std::process::exit(1);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "starting the shutdown watchdog failed");
     }
 }
 

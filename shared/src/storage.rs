@@ -1,6 +1,11 @@
 //! Artifact storage: the on-disk layout `<kind>/<namespace>/<name>/<file>`, atomic writes
 //! with a `sha256:` digest, garbage collection of old artifacts, and the HTTP server that
 //! serves them (GET and HEAD only, no listing, no path escape).
+//!
+//! The server refuses (404) any path with a symbolic link in it, at any component below the
+//! root, not only the final file, and runs with the connection limits of
+//! [`crate::server::serve_hardened`] ([`ServerLimits`]: 10 s to send the request head, 30 s to
+//! the response head, 256 connections, 10 min per connection by default).
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -12,6 +17,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
+
+use crate::server::{ServerLimits, serve_hardened};
 
 /// An artifact written to storage.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +70,8 @@ impl Storage {
 
     /// True if the relative `path` exists as a regular file.
     pub fn exists(&self, path: &str) -> bool {
-        safe_join(&self.root, path).is_some_and(|p| p.symlink_metadata().is_ok_and(|m| m.is_file()))
+        safe_join(&self.root, path).is_some()
+            && regular_file_without_links(&self.root, path).is_some()
     }
 
     /// Writes `contents` to the relative `path` atomically (temporary file, fsync, rename)
@@ -170,7 +178,27 @@ pub fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// Serves the storage root over HTTP on a bound listener until `shutdown` resolves.
+/// The metadata of the regular file at the relative `rel` under `root`, if neither it nor any
+/// folder between it and `root` is a symbolic link (or anything but a folder). Blocking.
+fn regular_file_without_links(root: &Path, rel: &str) -> Option<std::fs::Metadata> {
+    let mut at = root.to_path_buf();
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
+        at.push(part);
+        let meta = at.symlink_metadata().ok()?;
+        let last = parts.peek().is_none();
+        if (last && !meta.is_file()) || (!last && !meta.is_dir()) {
+            return None;
+        }
+        if last {
+            return Some(meta);
+        }
+    }
+    None
+}
+
+/// Serves the storage root over HTTP on a bound listener until `shutdown` resolves, with the
+/// default [`ServerLimits`].
 ///
 /// # Errors
 /// Server failures.
@@ -179,13 +207,26 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = Router::new()
+    serve_with(storage, listener, shutdown, &ServerLimits::default()).await
+}
+
+/// [`serve`] with explicit limits.
+///
+/// # Errors
+/// Server failures.
+pub async fn serve_with(
+    storage: Storage,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: &ServerLimits,
+) -> anyhow::Result<()> {
+    serve_hardened(listener, router(storage), shutdown, limits).await
+}
+
+fn router(storage: Storage) -> Router {
+    Router::new()
         .route("/{*path}", get(serve_file))
-        .with_state(storage);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+        .with_state(storage)
 }
 
 async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<String>) -> Response {
@@ -193,14 +234,16 @@ async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<Strin
     let Some(full) = safe_join(&storage.root, &path) else {
         return not_found();
     };
-    let Ok(meta) = tokio::fs::symlink_metadata(&full).await else {
-        return not_found();
-    };
     // Only artifacts: never hidden folders such as the Git caches kept beside them.
-    if !meta.is_file() || !path.ends_with(".tar.gz") || path.split('/').any(|c| c.starts_with('.'))
-    {
+    if !path.ends_with(".tar.gz") || path.split('/').any(|c| c.starts_with('.')) {
         return not_found();
     }
+    let (root, rel) = (storage.root.clone(), path.clone());
+    let Ok(Some(meta)) =
+        tokio::task::spawn_blocking(move || regular_file_without_links(&root, &rel)).await
+    else {
+        return not_found();
+    };
     let Ok(file) = tokio::fs::File::open(&full).await else {
         return not_found();
     };
@@ -218,6 +261,7 @@ async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn safe_join_refuses_escapes() {
@@ -265,5 +309,71 @@ mod tests {
         s.remove_object_dir(&obj)?;
         assert!(!s.exists(&paths[3]));
         Ok(())
+    }
+
+    /// Serves `storage` on 127.0.0.1 with the default limits; returns the address.
+    async fn start(storage: Storage) -> std::net::SocketAddr {
+        crate::install_crypto_provider();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(serve(storage, listener, std::future::pending()));
+        addr
+    }
+
+    #[tokio::test]
+    async fn symlinks_anywhere_in_the_path_are_not_served() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().join("storage");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside)?;
+        std::fs::write(outside.join("secret.tar.gz"), b"secret")?;
+        let s = Storage::new(&root, "localhost");
+        s.write("gitrepository/ns/app/a.tar.gz", b"artifact")?;
+        let app = root.join("gitrepository/ns/app");
+        std::os::unix::fs::symlink(app.join("a.tar.gz"), app.join("inside.tar.gz"))?;
+        std::os::unix::fs::symlink(outside.join("secret.tar.gz"), app.join("outside.tar.gz"))?;
+        // A folder link: the final component is a regular file.
+        std::os::unix::fs::symlink(&outside, root.join("gitrepository/ns/linked"))?;
+        std::os::unix::fs::symlink(&app, root.join("gitrepository/ns/app-link"))?;
+        let addr = start(s.clone()).await;
+        let get = |path: &str| {
+            let url = format!("http://{addr}/{path}");
+            async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
+        };
+        assert_eq!(get("gitrepository/ns/app/a.tar.gz").await.ok(), Some(200));
+        for linked in [
+            "gitrepository/ns/app/inside.tar.gz",
+            "gitrepository/ns/app/outside.tar.gz",
+            "gitrepository/ns/linked/secret.tar.gz",
+            "gitrepository/ns/app-link/a.tar.gz",
+        ] {
+            assert_eq!(get(linked).await.ok(), Some(404), "{linked}");
+            assert!(!s.exists(linked), "{linked}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_half_sent_request_is_disconnected_after_the_header_timeout() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = start(Storage::new(dir.path(), "localhost")).await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(b"GET /gitrepository/ns/app/a.tar.gz HT")
+            .await
+            .expect("write");
+        let started = std::time::Instant::now();
+        // The default header timeout is 10 s; the old server waited forever.
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(15), conn.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "connection still open after {:?}",
+            started.elapsed()
+        );
+        assert!(started.elapsed() < Duration::from_secs(12));
     }
 }

@@ -64,7 +64,13 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         .unwrap_or_else(|| flags.storage_addr.to_string());
     let store = Storage::new(&flags.storage_path, &adv);
     let listener = weir_shared::server::bind(flags.storage_addr, "storage").await?;
-    let server = tokio::spawn(storage::serve(store.clone(), listener, process.stopped()));
+    let (served, stopped, limits) = (
+        store.clone(),
+        process.stopped(),
+        process.server_limits().clone(),
+    );
+    let server =
+        tokio::spawn(async move { storage::serve_with(served, listener, stopped, &limits).await });
 
     let ctx = Arc::new(Context {
         runtime: Runtime::new(&process, CONTROLLER_NAME, &flags.common.runtime),
