@@ -1,4 +1,5 @@
-//! `cargo xtask`: developer commands — local control plane, tests, CRD generation, benchmarks.
+//! `cargo xtask`: developer commands — local control plane, tests, fuzzing, CRD generation,
+//! benchmarks.
 
 mod bench;
 mod bench_apply;
@@ -7,6 +8,7 @@ mod crdgen;
 #[cfg(test)]
 mod deps;
 mod fixtures;
+mod fuzz;
 mod quickstart;
 mod test;
 mod util;
@@ -34,12 +36,15 @@ enum Command {
         #[arg(long)]
         stop: bool,
     },
-    /// Bring up the control plane, run every test in the workspace, tear down.
+    /// Bring up the control plane, run every test in the workspace, tear down, then a short
+    /// fuzz smoke run (`WEIR_FUZZ_SMOKE_SECONDS` seconds per target, 0 skips it).
     Test {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Build the cargo-fuzz targets in `fuzz/` and run each (see `fuzz/README.md`).
+    Fuzz(fuzz::Options),
     /// Write `config/crd/*.yaml` from the Rust types.
     Crdgen,
     /// Record `kubectl kustomize` output for the Kustomize conformance corpus.
@@ -56,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Cluster { action } => cluster::run(action),
         Command::Test { args } => test::run(&args),
         Command::Quickstart { stop } => quickstart::run(stop),
+        Command::Fuzz(options) => fuzz::run(&options),
         Command::Crdgen => crdgen::write(),
         Command::KustomizeFixtures => fixtures::write(),
         Command::Bench { which } => bench::run(which),

@@ -1,13 +1,13 @@
 //! `cargo xtask test`: installs what the tests need, starts the control plane (unless
 //! `USE_EXISTING_CLUSTER=true`), builds the controller binaries, runs every test in the
-//! workspace, and tears down.
+//! workspace, tears down, and ends with a short fuzz smoke run ([`fuzz::smoke`]).
 
 use std::process::Command;
 
 use anyhow::bail;
 
-use crate::cluster;
 use crate::util::{self, workspace_root};
+use crate::{cluster, fuzz};
 
 /// Debian packages the integration tests use: OpenSSH's server for the SSH Git server, curl
 /// for health checks, openssl for test certificates.
@@ -28,7 +28,9 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
     if !existing && let Err(e) = cluster::down() {
         eprintln!("xtask: tearing down the control plane failed: {e}");
     }
-    result
+    result?;
+    // After the tests, with the control plane down: fuzzing needs no cluster.
+    fuzz::smoke()
 }
 
 fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
