@@ -12,10 +12,25 @@ use weir_shared::conditions;
 use weir_tests::fixture::Fixture;
 use weir_tests::objects::{self, GitRepositoryBuilder, ready_is, ready_message, wait_for};
 
-fn retried(obj: &weir_api::source::GitRepository) -> bool {
+/// Waits until `app` is `Ready=False` with `reason`, checks that it is being retried (not
+/// stalled) and that the message contains `needle`.
+async fn wait_retried(f: &Fixture, reason: &str, needle: &str) {
+    let obj = wait_for(&f.api, "app", Duration::from_secs(60), reason, |o| {
+        ready_is(o, "False", reason)
+    })
+    .await;
     let conds = obj.status.clone().unwrap_or_default().conditions;
-    conditions::is_true(&conds, types::RECONCILING)
-        && conditions::get(&conds, types::STALLED).is_none()
+    assert!(
+        conditions::is_true(&conds, types::RECONCILING)
+            && conditions::get(&conds, types::STALLED).is_none(),
+        "{:?}",
+        obj.status
+    );
+    assert!(
+        ready_message(&obj).contains(needle),
+        "{}",
+        ready_message(&obj)
+    );
 }
 
 #[tokio::test]
@@ -28,20 +43,7 @@ async fn a_bad_sourceignore_in_a_commit_is_retried_and_the_fixing_commit_lands()
         &f.git_repository("app").branch("main").interval("1h"),
     )
     .await;
-    let broken = wait_for(
-        &f.api,
-        "app",
-        Duration::from_secs(60),
-        "IgnoreRulesInvalid",
-        |o| ready_is(o, "False", "IgnoreRulesInvalid"),
-    )
-    .await;
-    assert!(retried(&broken), "{:?}", broken.status);
-    assert!(
-        ready_message(&broken).contains(".sourceignore line 2"),
-        "{}",
-        ready_message(&broken)
-    );
+    wait_retried(&f, "IgnoreRulesInvalid", ".sourceignore line 2").await;
 
     // No spec change and an hour's interval: only the retry can fetch the fixing commit.
     f.repo.write(".sourceignore", "docs/\n");
@@ -86,20 +88,7 @@ async fn incomplete_secret_contents_are_retried_until_the_secret_is_fixed() {
         .secret("partial")
         .interval("1h");
     objects::create(&f.api, &obj).await;
-    let failing = wait_for(
-        &f.api,
-        "app",
-        Duration::from_secs(60),
-        "AuthenticationFailed",
-        |o| ready_is(o, "False", "AuthenticationFailed"),
-    )
-    .await;
-    assert!(retried(&failing), "{:?}", failing.status);
-    assert!(
-        ready_message(&failing).contains("\"password\""),
-        "{}",
-        ready_message(&failing)
-    );
+    wait_retried(&f, "AuthenticationFailed", "\"password\"").await;
 
     // Fix the Secret only: the GitRepository does not change, the retry picks it up.
     let secrets: Api<Secret> = Api::namespaced(f.client.clone(), &f.ns.name);
@@ -131,19 +120,6 @@ async fn an_ssh_secret_without_known_hosts_is_retried() {
         .url("ssh://git@127.0.0.1:1/app.git")
         .secret("ssh");
     objects::create(&f.api, &obj).await;
-    let failing = wait_for(
-        &f.api,
-        "app",
-        Duration::from_secs(60),
-        "AuthenticationFailed",
-        |o| ready_is(o, "False", "AuthenticationFailed"),
-    )
-    .await;
-    assert!(retried(&failing), "{:?}", failing.status);
-    assert!(
-        ready_message(&failing).contains("known_hosts"),
-        "{}",
-        ready_message(&failing)
-    );
+    wait_retried(&f, "AuthenticationFailed", "known_hosts").await;
     f.finish().await;
 }

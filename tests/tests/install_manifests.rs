@@ -53,3 +53,53 @@ async fn config_and_samples_pass_server_side_validation() {
     ]);
     assert!(ok, "config/samples is rejected:\n{out}");
 }
+
+/// Every `kubectl apply` in the README's shell blocks, run as written (from the workspace
+/// root, with a server-side dry run added so that the cluster is left as it is).
+#[tokio::test]
+async fn readme_kubectl_apply_commands_work_as_written() {
+    let client = cluster::client().await;
+    // The README creates it with `kubectl create namespace weir-system` first.
+    let namespaces: Api<Namespace> = Api::all(client);
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some("weir-system".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let _ = namespaces.create(&PostParams::default(), &ns).await;
+    let root = cluster::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md"))
+        .unwrap_or_else(|e| panic!("reading README.md: {e}"));
+    let mut in_shell = false;
+    let mut commands = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_shell = !in_shell && (line == "```sh" || line == "```console");
+            continue;
+        }
+        let command = line.trim().trim_start_matches("$ ");
+        if in_shell && command.starts_with("kubectl apply ") {
+            let command = command.split('#').next().unwrap_or(command).trim();
+            commands.push(command.to_string());
+        }
+    }
+    assert!(!commands.is_empty(), "no kubectl apply in README.md");
+    for command in commands {
+        let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        args.insert(1, "--dry-run=server");
+        let out = std::process::Command::new("kubectl")
+            .current_dir(&root)
+            .env("KUBECONFIG", cluster::kubeconfig())
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {command}: {e}"));
+        assert!(
+            out.status.success(),
+            "README command `{command}` fails:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
