@@ -431,6 +431,15 @@ fn compute_name_references() -> Vec<NameReference> {
             referrers: sa_paths("priorityClassName"),
         },
         NameReference {
+            kind: "ValidatingAdmissionPolicy",
+            referrers: vec![FieldSpec::group_kind(
+                "admissionregistration.k8s.io",
+                "ValidatingAdmissionPolicyBinding",
+                "spec/policyName",
+                false,
+            )],
+        },
+        NameReference {
             kind: "IngressClass",
             referrers: vec![FieldSpec::kind("Ingress", "spec/ingressClassName", false)],
         },

@@ -101,8 +101,21 @@ pub fn visit(
     spec: &FieldSpec,
     f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
 ) -> Result<(), String> {
-    let segs = segments(spec.path);
-    walk(value, &segs, spec.create, f)
+    visit_path(value, spec.path, spec.create, f)
+}
+
+/// [`visit`] with a path and `create` given at run time (the field specs of a plugin config).
+///
+/// # Errors
+/// As [`visit`].
+pub fn visit_path(
+    value: &mut Value,
+    path: &str,
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
+) -> Result<(), String> {
+    let segs = segments(path);
+    walk(value, &segs, create, f)
 }
 
 fn walk(

@@ -39,6 +39,9 @@ const SUPPORTED: &[&str] = &[
     "replacements",
     "buildMetadata",
     "crds",
+    "generators",
+    "transformers",
+    "validators",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
@@ -47,11 +50,6 @@ fn refusal(field: &str) -> String {
         "helmCharts" | "helmChartInflationGenerator" | "helmGlobals" => {
             format!(
                 "field {field:?} is not supported: Helm charts are rendered by helm-controller, not inside a kustomization"
-            )
-        }
-        "transformers" | "generators" | "validators" => {
-            format!(
-                "field {field:?} is not supported: plugins and KRM functions would run code from the source"
             )
         }
         _ => format!("field {field:?} is not supported yet by Weir's Kustomize engine"),
@@ -129,6 +127,15 @@ pub struct Kustomization {
     /// Build metadata to record on resources (`originAnnotations`).
     #[serde(default)]
     pub build_metadata: Vec<String>,
+    /// Built-in generator plugin configs (files or inline), run after the generators above.
+    #[serde(default)]
+    pub generators: Vec<String>,
+    /// Built-in transformer plugin configs (files or inline), run after the transformers above.
+    #[serde(default)]
+    pub transformers: Vec<String>,
+    /// Built-in transformer plugin configs that must leave every resource unchanged.
+    #[serde(default)]
+    pub validators: Vec<String>,
 }
 
 /// One entry of `labels`.
@@ -254,6 +261,38 @@ pub fn find(fs: &dyn FileSystem, dir: &Path) -> Option<PathBuf> {
         .find(|p| fs.is_file(p))
 }
 
+/// How many kustomization files `dir` holds (more than one is an error, as in kubectl).
+pub fn count(fs: &dyn FileSystem, dir: &Path) -> usize {
+    FILE_NAMES
+        .iter()
+        .filter(|n| fs.is_file(&dir.join(n)))
+        .count()
+}
+
+/// Kustomize reads top-level fields whatever their letter case (`Resources`, `nameprefix`):
+/// each key is renamed to the supported field it spells, and a differently spelled key
+/// wins over the canonical one, as in kubectl.
+fn canonical_keys(map: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let canonical = |key: &str| {
+        SUPPORTED
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(key))
+            .map(|f| f.to_string())
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in map {
+        if canonical(key).is_none_or(|c| c == *key) {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    for (key, value) in map {
+        if let Some(c) = canonical(key).filter(|c| c != key) {
+            out.insert(c, value.clone());
+        }
+    }
+    out
+}
+
 /// Parses and validates a kustomization file.
 ///
 /// # Errors
@@ -264,7 +303,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
         .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?;
     crate::limits::nested(&value, "the kustomization").map_err(|m| BuildError::new(&file, m))?;
     let map = match &value {
-        Value::Object(m) => m.clone(),
+        Value::Object(m) => canonical_keys(m),
         Value::Null => serde_json::Map::new(),
         _ => return Err(BuildError::new(&file, "a kustomization must be a mapping")),
     };

@@ -3,8 +3,9 @@
 //! supports. Fields it does not support are refused with an error naming the field and file.
 //!
 //! Pipeline per kustomization: resources (files and nested kustomizations) → components →
-//! generators → transformers (strategic merge patches, patches, namespace, prefix, suffix,
-//! labels, annotations, JSON 6902 patches, replicas, images). At the top: content-hash
+//! generators → `generators` plugins → transformers (strategic merge patches, patches, namespace,
+//! prefix, suffix, labels, annotations, JSON 6902 patches, replicas, images) → `transformers`
+//! plugins → `validators` (built-in plugins only). At the top: content-hash
 //! suffixes, name-reference rewriting, sorting.
 //!
 //! Entry points: [`build`] and [`build_with`] over a tree on disk confined to a root,
@@ -53,6 +54,7 @@ mod nameref;
 mod order;
 pub mod overrides;
 mod patch;
+mod plugins;
 pub mod postbuild;
 mod replacement;
 mod resource;
@@ -494,6 +496,12 @@ fn open_kustomization(
             "no kustomization.yaml, kustomization.yml or Kustomization file in this directory",
         )
     })?;
+    if kustomization::count(loader.fs, dir) > 1 {
+        return Err(BuildError::new(
+            &shown,
+            "Found multiple kustomization files in this directory (kubectl refuses to choose)",
+        ));
+    }
     let file = loader.display(&path);
     let text = loader.read_text(&path)?;
     let k = kustomization::parse(&path, &text).map_err(|e| BuildError::new(&file, e.message))?;
@@ -504,7 +512,8 @@ fn open_kustomization(
             "listed under components but its kind is not Component",
         ));
     }
-    if !as_component && is_component {
+    // A Component given as the build root builds like a Kustomization, as in kubectl.
+    if !as_component && is_component && stack.len() > 1 {
         return Err(BuildError::new(
             &file,
             "is a Component: list it under components, not resources",
@@ -612,7 +621,31 @@ fn transformed(
             )?;
         }
     }
+    plugins::run(
+        loader,
+        dir,
+        &file,
+        plugins::Stage::Generators,
+        &k.generators,
+        &mut resources,
+    )?;
     transform::apply(k, loader, dir, &file, &mut resources)?;
+    plugins::run(
+        loader,
+        dir,
+        &file,
+        plugins::Stage::Transformers,
+        &k.transformers,
+        &mut resources,
+    )?;
+    plugins::run(
+        loader,
+        dir,
+        &file,
+        plugins::Stage::Validators,
+        &k.validators,
+        &mut resources,
+    )?;
     if k.build_metadata.iter().any(|o| o == "originAnnotations") {
         for res in &mut resources {
             annotate_origin(res, dir);

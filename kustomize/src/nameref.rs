@@ -64,11 +64,25 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
                 continue;
             }
             let referrer_ns = res.namespace().to_string();
+            let cluster_referrer = is_cluster_scoped(res.kind());
             let referrer = res.id().to_string();
             for spec in specs {
+                // A binding's `roleRef` names a Role or a ClusterRole as its `kind` says.
+                if spec.path == "roleRef/name"
+                    && res.value.pointer("/roleRef/kind").and_then(Value::as_str)
+                        != Some(reference.kind)
+                {
+                    continue;
+                }
                 super::fieldspec::visit(&mut res.value, spec, &mut |target| {
-                    rewrite(target, reference.kind, &by_name, i, &referrer_ns)
-                        .map_err(|m| format!("{referrer}: {m}"))
+                    rewrite(
+                        target,
+                        reference.kind,
+                        &by_name,
+                        (i, cluster_referrer),
+                        &referrer_ns,
+                    )
+                    .map_err(|m| format!("{referrer}: {m}"))
                 })?;
             }
         }
@@ -80,7 +94,7 @@ fn rewrite(
     value: &mut Value,
     kind: &str,
     targets: &Index<'_>,
-    referrer: usize,
+    referrer: Referrer,
     referrer_ns: &str,
 ) -> Result<(), String> {
     match value {
@@ -110,7 +124,7 @@ fn rewrite_object(
     value: &mut Value,
     kind: &str,
     targets: &Index<'_>,
-    referrer: usize,
+    referrer: Referrer,
     referrer_ns: &str,
 ) -> Result<(), String> {
     // Kustomize matches RoleBinding subjects by name and namespace only, whatever their
@@ -140,6 +154,9 @@ fn rewrite_object(
     Ok(())
 }
 
+/// The referrer's index in the list, and whether it is cluster-scoped.
+type Referrer = (usize, bool);
+
 /// Renamed resources of one kind by every name they have had.
 type Index<'a> = HashMap<&'a str, Vec<&'a Target>>;
 
@@ -147,7 +164,7 @@ fn select<'a>(
     targets: &Index<'a>,
     name: &str,
     ns: &str,
-    referrer: usize,
+    (referrer, cluster_referrer): Referrer,
     kind: &str,
 ) -> Result<Option<&'a Target>, String> {
     let matches: Vec<&Target> = targets
@@ -156,7 +173,14 @@ fn select<'a>(
         .flatten()
         .copied()
         .filter(|t| t.index != referrer)
-        .filter(|t| t.cluster_scoped || t.namespace == ns || t.namespaces.iter().any(|n| n == ns))
+        .filter(|t| {
+            // A cluster-scoped referrer (an APIService, a webhook configuration) names a
+            // resource of any namespace unless it gives one.
+            t.cluster_scoped
+                || (cluster_referrer && ns.is_empty())
+                || t.namespace == ns
+                || t.namespaces.iter().any(|n| n == ns)
+        })
         .collect();
     match matches.as_slice() {
         [] => Ok(None),

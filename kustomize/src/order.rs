@@ -53,31 +53,31 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
         }
         0
     };
+    // Kustomize compares kinds by rank, then different GVKs by their `group_version_kind`
+    // string (`~G` for the core group, so a kind sorts before a longer kind it prefixes:
+    // `Gateway` before `GatewayClass`), then the same GVK by namespace and name. kubectl
+    // puts the core `v1 Namespace` before namespaces of other groups.
     resources.sort_by_cached_key(|r| {
         let id = r.id();
-        let group = if id.group.is_empty() {
-            "~G".to_string()
-        } else {
-            id.group.clone()
+        let or = |s: &str, none: &str| {
+            if s.is_empty() {
+                none.to_string()
+            } else {
+                s.to_string()
+            }
         };
-        let version = if id.version.is_empty() {
-            "~V".to_string()
-        } else {
-            id.version.clone()
-        };
-        let kind = if id.kind.is_empty() {
-            "~K".to_string()
-        } else {
-            id.kind.clone()
-        };
-        let ns = if id.namespace.is_empty() {
-            "~X".to_string()
-        } else {
-            id.namespace.clone()
-        };
+        let core_namespace = id.kind == "Namespace" && id.group.is_empty();
+        let gvk = format!(
+            "{}_{}_{}",
+            or(&id.group, "~G"),
+            or(&id.version, "~V"),
+            or(&id.kind, "~K")
+        );
         (
             rank(&id.kind),
-            format!("{group}_{version}_{kind}|{ns}|{}", id.name),
+            !core_namespace,
+            gvk,
+            format!("{}|{}", or(&id.namespace, "~X"), id.name),
         )
     });
 }

@@ -30,7 +30,7 @@ pub fn apply(
     patch::apply_strategic_merge(loader, dir, file, &k.patches_strategic_merge, resources)?;
     patch::apply_patches(loader, dir, file, &k.patches, resources)?;
     if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
-        namespace(resources, ns);
+        namespace(resources, ns, file)?;
     }
     if let Some(prefix) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         rename(resources, |name| format!("{prefix}{name}"));
@@ -88,27 +88,106 @@ pub fn apply(
     Ok(())
 }
 
-fn namespace(resources: &mut [Resource], ns: &str) {
+/// The namespace of a role binding's subjects, by NamespaceTransformer's
+/// `setRoleBindingSubjects` mode: `defaultOnly` (the `namespace:` field's mode) sets it on
+/// subjects named `default` whatever their kind and namespace (as kubectl does),
+/// `allServiceAccounts` on every ServiceAccount subject, `none` on none.
+pub(crate) fn set_role_binding_subjects(res: &mut Resource, ns: &str, mode: &str) {
+    let Some(Value::Array(subjects)) = res.value.get_mut("subjects") else {
+        return;
+    };
+    for s in subjects.iter_mut() {
+        let Value::Object(s) = s else { continue };
+        let selected = match mode {
+            "defaultOnly" => s.get("name").and_then(Value::as_str) == Some("default"),
+            "allServiceAccounts" => s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"),
+            _ => false,
+        };
+        if selected {
+            s.insert("namespace".into(), Value::String(ns.to_string()));
+        }
+    }
+}
+
+/// Kustomize's namespace transformer: `metadata.namespace` of namespaced objects, the name
+/// of core `Namespace` objects, RoleBinding/ClusterRoleBinding subjects named `default`
+/// (whatever their kind and namespace), an APIService's `spec.service.namespace` (created)
+/// and a CRD's conversion webhook service namespace (when set). Webhook configurations are
+/// left to the name-reference step, which moves a reference with the Service it names.
+///
+/// # Errors
+/// Two resources that end up with the same id, as Kustomize's "ID conflict".
+fn namespace(resources: &mut [Resource], ns: &str, file: &str) -> Result<(), BuildError> {
     for res in resources.iter_mut() {
-        if res.kind() == "Namespace" {
+        let (group, _, kind) = res.gvk();
+        let group = group.to_string();
+        if kind == "Namespace" && group.is_empty() {
             if res.name() != ns {
                 res.set_name(ns);
             }
             continue;
         }
-        if is_cluster_scoped(res.kind()) {
+        match (group.as_str(), kind) {
+            ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+                set_role_binding_subjects(res, ns, "defaultOnly");
+            }
+            ("apiregistration.k8s.io", "APIService") => {
+                if let Value::Object(obj) = &mut res.value {
+                    let spec = obj
+                        .entry("spec")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if spec.is_null() {
+                        *spec = Value::Object(Map::new());
+                    }
+                    if let Value::Object(spec) = spec {
+                        let service = spec
+                            .entry("service")
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if service.is_null() {
+                            *service = Value::Object(Map::new());
+                        }
+                        if let Value::Object(service) = service {
+                            service.insert("namespace".into(), Value::String(ns.to_string()));
+                        }
+                    }
+                }
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                if let Some(Value::Object(service)) = res
+                    .value
+                    .pointer_mut("/spec/conversion/webhook/clientConfig/service")
+                    && service.contains_key("namespace")
+                {
+                    service.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            _ => {}
+        }
+        // A `Namespace` of another API group is an ordinary namespaced object.
+        if (group.is_empty() || res.kind() != "Namespace") && is_cluster_scoped(res.kind()) {
             continue;
         }
         if res.namespace() != ns {
             res.set_namespace(ns);
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    for res in resources.iter() {
+        let id = res.id();
+        let message = format!("namespace transformation produces ID conflict: {id}");
+        if !seen.insert(id) {
+            return Err(BuildError::new(file, message));
+        }
+    }
+    Ok(())
 }
 
 fn rename(resources: &mut [Resource], f: impl Fn(&str) -> String) {
     for res in resources.iter_mut() {
         let group = res.id().group;
+        // kubectl never prefixes a `Namespace`, whatever its API group.
         if res.kind() == "CustomResourceDefinition"
+            || res.kind() == "Namespace"
             || (res.kind() == "APIService" && group == "apiregistration.k8s.io")
         {
             continue;
@@ -178,7 +257,7 @@ fn replicas(resources: &mut [Resource], r: &Replica, file: &str) -> Result<(), B
 
 /// Rewrites `image` fields of every `containers` and `initContainers` list anywhere in the
 /// object (Kustomize's image transformer does not limit itself to known kinds).
-fn rewrite_images(value: &mut Value, image: &Image) {
+pub(crate) fn rewrite_images(value: &mut Value, image: &Image) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
@@ -215,7 +294,7 @@ fn parse_image(s: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-fn replace_image(current: &str, image: &Image) -> Option<String> {
+pub(crate) fn replace_image(current: &str, image: &Image) -> Option<String> {
     let (name, tag, digest) = parse_image(current);
     if name != image.name {
         return None;

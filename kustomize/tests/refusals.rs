@@ -27,8 +27,14 @@ fn refused(kustomization: &str) -> String {
 fn plugins_helm_and_remote_bases_are_refused_with_the_field_and_file() {
     let cases = [
         ("helmCharts:\n- name: x\n", "\"helmCharts\""),
-        ("transformers:\n- t.yaml\n", "\"transformers\""),
-        ("generators:\n- g.yaml\n", "\"generators\""),
+        (
+            "transformers:\n- |-\n  apiVersion: example.com/v1\n  kind: Exec\n  metadata: {name: e}\n",
+            "code-running plugins are not supported",
+        ),
+        (
+            "generators:\n- |-\n  apiVersion: fn.example.com/v1\n  kind: Render\n  metadata: {name: r}\n",
+            "code-running plugins are not supported",
+        ),
         (
             "resources:\n- https://github.com/org/repo//deploy?ref=v1\n",
             "remote resource",
