@@ -282,9 +282,15 @@ fn fuzz_target(bin: &Path, target: &'static str, seconds: u64) -> anyhow::Result
         log.display()
     );
     let started = Instant::now();
-    let status = Command::new(bin)
-        .arg(&corpus)
-        .arg(fuzz_dir().join("corpus").join(target))
+    let mut command = Command::new(bin);
+    command.arg(&corpus);
+    // The committed seeds, when the target has any (Git keeps no empty folders, so a fresh
+    // clone has none for targets whose seeds are made at run time).
+    let seeds = fuzz_dir().join("corpus").join(target);
+    if seeds.is_dir() {
+        command.arg(seeds);
+    }
+    let status = command
         .arg(format!("-max_total_time={seconds}"))
         .args(limits())
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
