@@ -204,3 +204,33 @@ fn a_kustomization_file_linking_outside_the_root() {
     assert!(err.contains("outside the build root"), "{err}");
     assert!(!err.contains(SECRET), "echoes the secret: {err}");
 }
+
+#[test]
+fn a_billion_laughs_resource() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut doc = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a0: &a0 \"lol\"\n",
+    );
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        doc.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    write(dir.path(), "kustomization.yaml", "resources: [cm.yaml]\n");
+    write(dir.path(), "cm.yaml", &doc);
+    let err = fails(dir.path(), dir.path());
+    assert!(err.contains("excessive aliasing"), "{err}");
+}
+
+#[test]
+fn a_deeply_nested_resource() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    write(dir.path(), "kustomization.yaml", "resources: [cm.yaml]\n");
+    write(dir.path(), "cm.yaml", &doc);
+    let err = fails(dir.path(), dir.path());
+    assert!(err.contains("depth"), "{err}");
+}
