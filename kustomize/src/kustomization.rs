@@ -42,6 +42,7 @@ const SUPPORTED: &[&str] = &[
     "generators",
     "transformers",
     "validators",
+    "vars",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
@@ -136,6 +137,9 @@ pub struct Kustomization {
     /// Built-in transformer plugin configs that must leave every resource unchanged.
     #[serde(default)]
     pub validators: Vec<String>,
+    /// Deprecated `$(NAME)` variables (see [`crate::vars`]).
+    #[serde(default)]
+    pub vars: Vec<super::vars::Var>,
 }
 
 /// One entry of `labels`.

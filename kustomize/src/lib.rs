@@ -5,8 +5,8 @@
 //! Pipeline per kustomization: resources (files and nested kustomizations) → components →
 //! generators → `generators` plugins → transformers (strategic merge patches, patches, namespace,
 //! prefix, suffix, labels, annotations, JSON 6902 patches, replicas, images) → `transformers`
-//! plugins → `validators` (built-in plugins only). At the top: content-hash
-//! suffixes, name-reference rewriting, sorting.
+//! plugins → `validators` (built-in plugins only) → `vars` declared. At the top: content-hash
+//! suffixes, name-reference rewriting, `vars` substitution, sorting.
 //!
 //! Entry points: [`build`] and [`build_with`] over a tree on disk confined to a root,
 //! [`build_in`] over any [`FileSystem`] (e.g. [`MemoryFs`]), and [`build_resources`] over a
@@ -60,6 +60,7 @@ mod replacement;
 mod resource;
 mod smp;
 mod transform;
+mod vars;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -102,6 +103,8 @@ pub(crate) struct Loader<'a> {
     root: PathBuf,
     /// What the build has spent of its limits.
     pub(crate) budget: Budget,
+    /// The `vars` declared so far.
+    vars: vars::Declared,
 }
 
 impl<'a> Loader<'a> {
@@ -111,6 +114,7 @@ impl<'a> Loader<'a> {
             fs,
             root: fs.root().to_path_buf(),
             budget: Budget::new(limits),
+            vars: vars::Declared::default(),
         }
     }
 
@@ -361,6 +365,12 @@ fn finish(
         res.set_name(&name);
     }
     nameref::fix(&mut resources).map_err(|m| BuildError::new(&loader.display(dir), m))?;
+    vars::resolve(
+        &loader.vars,
+        &mut resources,
+        &loader.budget,
+        &loader.display(dir),
+    )?;
     for res in &mut resources {
         stringify_annotations(&mut res.value);
     }
@@ -646,6 +656,7 @@ fn transformed(
         &k.validators,
         &mut resources,
     )?;
+    vars::declare(&loader.vars, &k.vars, &mut resources, &file)?;
     if k.build_metadata.iter().any(|o| o == "originAnnotations") {
         for res in &mut resources {
             annotate_origin(res, dir);
@@ -904,10 +915,13 @@ fn apply_generated(
     file: &str,
 ) -> Result<(), BuildError> {
     let (name, ns) = (res.name().to_string(), res.namespace().to_string());
+    // As Kustomize's resource ids do, no namespace and `default` are the same namespace.
+    let same_ns =
+        |a: &str| a == ns || (matches!(a, "" | "default") && matches!(ns.as_str(), "" | "default"));
     let existing = resources.iter().position(|r| {
         r.kind() == res.kind()
             && r.original().0 == name
-            && (r.namespace() == ns || r.original().1 == ns)
+            && (same_ns(r.namespace()) || same_ns(&r.original().1))
     });
     match (behavior, existing) {
         ("create", None) => {

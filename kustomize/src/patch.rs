@@ -103,6 +103,10 @@ fn load(
                 .map_err(|_| BuildError::new(file, format!("patch {p:?} is not UTF-8")))?;
             Ok((text, format!("patch {p:?}")))
         }
+        (None, Some("")) => Err(BuildError::new(
+            file,
+            "a patch is empty: must specify one of patch and path",
+        )),
         (None, Some(text)) => Ok((text.to_string(), "inline patch".to_string())),
         (Some(_), Some(_)) => Err(BuildError::new(
             file,
@@ -110,6 +114,32 @@ fn load(
         )),
         (None, None) => Err(BuildError::new(file, "a patch has neither path nor patch")),
     }
+}
+
+/// The documents of a strategic merge patch. They are read as resources are, except that
+/// a `null` annotation stays `null` (and so deletes the annotation) where a resource would
+/// keep it as the text "null".
+fn patch_documents(text: &str) -> Result<Vec<Value>, weir_yaml::YamlError> {
+    let mut docs = weir_yaml::from_str_multi(text)?;
+    let Ok(plain) = weir_yaml::from_str_yaml11_multi(text) else {
+        return Ok(docs);
+    };
+    for (doc, plain) in docs.iter_mut().zip(&plain) {
+        let (Some(Value::Object(annotations)), Some(Value::Object(nulls))) = (
+            doc.pointer_mut("/metadata/annotations"),
+            plain.pointer("/metadata/annotations"),
+        ) else {
+            continue;
+        };
+        for (key, value) in nulls {
+            if value.is_null()
+                && let Some(v) = annotations.get_mut(key)
+            {
+                *v = Value::Null;
+            }
+        }
+    }
+    Ok(docs)
 }
 
 /// Applies the `patches` entries.
@@ -138,8 +168,31 @@ pub fn apply_patches(
         )?;
         let src = Source { file, label };
         let options = entry.options.clone().unwrap_or_default();
-        let docs = weir_yaml::from_str_multi(&text)
+        let docs = patch_documents(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
+        // Kustomize takes an empty file for a JSON patch with no operations, and a file of
+        // only comments, blanks or separators for neither kind of patch.
+        if text.is_empty() {
+            if entry.target.is_none() {
+                return Err(BuildError::new(
+                    file,
+                    format!(
+                        "{} is empty: must specify a target for JSON patch",
+                        src.label
+                    ),
+                ));
+            }
+            continue;
+        }
+        if docs.iter().all(Value::is_null) {
+            return Err(BuildError::new(
+                file,
+                format!(
+                    "{} has no document: illegally qualifies as both an SM and JSON patch",
+                    src.label
+                ),
+            ));
+        }
         if docs.first().is_some_and(Value::is_array) {
             let target = entry.target.as_ref().ok_or_else(|| {
                 BuildError::new(
@@ -189,8 +242,14 @@ pub fn apply_strategic_merge(
             load(loader, dir, file, Some(entry), None)?
         };
         let src = Source { file, label };
-        let docs = weir_yaml::from_str_multi(&text)
+        let docs = patch_documents(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
+        if docs.iter().all(Value::is_null) {
+            return Err(BuildError::new(
+                file,
+                format!("{}: patch appears to be empty", src.label),
+            ));
+        }
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
             strategic(
                 &src,

@@ -45,6 +45,8 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Where the resource came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Option<Origin>,
+    /// Names of the `vars` whose `objref` is this resource.
+    pub vars: Vec<String>,
 }
 
 /// Where a resource came from.
@@ -69,6 +71,7 @@ impl Resource {
             previous: Vec::new(),
             needs_hash: false,
             origin: None,
+            vars: Vec::new(),
         }
     }
 

@@ -1,8 +1,16 @@
 //! Strategic merge patch as Kustomize (kyaml) applies it: maps merge recursively, `null`
 //! deletes, lists with a merge key merge element by element (patch elements first, then the
-//! original's others), other lists are replaced, and `$patch: delete|replace` directives
-//! work on maps and list elements. Merge keys come from the Kubernetes API for built-in
-//! kinds; custom resources have none, so their lists are replaced.
+//! original's others), other lists are replaced by the patch's list exactly as written, and
+//! `$patch: delete|replace` directives work on maps and list elements. Maps and elements
+//! new to the object merge into nothing, so their nulls and directives drop out. Merge keys
+//! come from the Kubernetes API for built-in kinds; custom resources have none, so their
+//! lists are replaced.
+//!
+//! kyaml differs from the API server's strategic merge patch in ways `kubectl kustomize`
+//! shows and we copy: an element marked `$patch: replace` that matches one in the original
+//! keeps the original's fields (it only moves to the patch's place); `$setElementOrder/…`,
+//! `$retainKeys` and `$deleteFromPrimitiveList/…` are not directives and stay in the output
+//! as ordinary keys.
 
 use serde_json::{Map, Value};
 
@@ -208,11 +216,21 @@ fn merge_map(
                 let merged = merge_list(std::mem::take(tl), pl, &child_path, ctx)?;
                 target.insert(key.clone(), Value::Array(merged));
             }
+            (_, Value::Array(pl)) => {
+                let merged = merge_list(Vec::new(), pl, &child_path, ctx)?;
+                target.insert(key.clone(), Value::Array(merged));
+            }
             (_, Value::Object(pm)) => {
-                if directive(pm)? == Some("delete") {
-                    target.remove(key);
-                } else {
-                    target.insert(key.clone(), Value::Object(clean_map(pm)?));
+                // A new map merges into nothing, so its lists and directives follow the
+                // same rules as in an existing one.
+                let mut fresh = Map::new();
+                match merge_map(&mut fresh, pm, &child_path, ctx)? {
+                    MapResult::Delete => {
+                        target.remove(key);
+                    }
+                    MapResult::Keep => {
+                        target.insert(key.clone(), Value::Object(fresh));
+                    }
                 }
             }
             (_, other) => {
@@ -242,7 +260,8 @@ fn merge_list(
             .collect();
     }
     match list_merge(ctx.api_version, ctx.kind, path) {
-        ListMerge::Replace => patch.iter().map(clean).collect(),
+        // kyaml takes a replaced list as the patch wrote it: directives and nulls included.
+        ListMerge::Replace => Ok(patch.to_vec()),
         ListMerge::Primitives => {
             let mut out: Vec<Value> = Vec::new();
             for v in patch.iter().chain(target.iter()) {
@@ -265,14 +284,20 @@ fn merge_list(
                         .position(|t| t.as_ref().and_then(|t| t.get(first)) == Some(id))
                 });
                 let Some(i) = found else {
-                    if directive(pm)? != Some("delete") {
-                        new.push(Value::Object(clean_map(pm)?));
-                    }
+                    new.extend(fresh(pm, path, ctx)?);
                     continue;
                 };
-                if directive(pm)? == Some("delete") {
-                    dest[i] = None;
-                    continue;
+                match directive(pm)? {
+                    Some("delete") => {
+                        dest[i] = None;
+                        continue;
+                    }
+                    // As with merge keys: the original element moves to the front, unchanged.
+                    Some("replace") => {
+                        new.extend(dest[i].take());
+                        continue;
+                    }
+                    _ => {}
                 }
                 let same_second = dest[i].as_ref().and_then(|d| d.get(second)) == pm.get(second);
                 if !same_second {
@@ -307,19 +332,33 @@ fn merge_list(
                     }
                     continue;
                 }
+                let replace = directive(pm)? == Some("replace");
                 match found.and_then(|i| remaining[i].take()) {
+                    // As kyaml does: an element marked `$patch: replace` that matches one in
+                    // the original keeps the original's fields and moves to the patch's place.
+                    Some(original) if replace => out.push(original),
                     Some(Value::Object(mut tm)) => {
                         if let MapResult::Keep = merge_map(&mut tm, pm, path, ctx)? {
                             out.push(Value::Object(tm));
                         }
                     }
-                    _ => out.push(Value::Object(clean_map(pm)?)),
+                    _ => out.extend(fresh(pm, path, ctx)?),
                 }
             }
             out.extend(remaining.into_iter().flatten());
             Ok(out)
         }
     }
+}
+
+/// A patch element with no counterpart in the original: merged into nothing, so that its
+/// own lists and directives follow the schema; `None` when it deletes itself.
+fn fresh(patch: &Map<String, Value>, path: &str, ctx: &Ctx<'_>) -> Result<Option<Value>, String> {
+    let mut map = Map::new();
+    Ok(match merge_map(&mut map, patch, path, ctx)? {
+        MapResult::Keep => Some(Value::Object(map)),
+        MapResult::Delete => None,
+    })
 }
 
 fn has_directive(v: &Value, which: &str) -> bool {
@@ -377,6 +416,23 @@ mod tests {
             &json!({"spec": {"items": [{"name": "b"}], "drop": null}}),
         )?;
         assert_eq!(t["spec"], json!({"items": [{"name": "b"}], "keep": 2}));
+        Ok(())
+    }
+
+    #[test]
+    fn replaced_lists_keep_directives_and_new_maps_drop_them() -> Result<(), String> {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {
+            "containers": [{"name": "a", "image": "a"}]}}}});
+        let p = json!({"spec": {"strategy": {"type": "Recreate", "rollingUpdate": null, "x": {"$patch": "delete"}},
+            "template": {"spec": {"containers": [
+                {"name": "a", "$patch": "replace", "image": "ignored"},
+                {"name": "b", "args": ["$patch", {"$patch": "delete"}], "env": [{"name": "E", "$patch": "delete"}]}]}}}});
+        apply(&mut d, &p)?;
+        assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "a", "image": "a"}, {"name": "b", "args": ["$patch", {"$patch": "delete"}], "env": []}])
+        );
         Ok(())
     }
 
