@@ -496,10 +496,7 @@ fn set_maps(
     specs: &[Spec],
     pairs: &BTreeMap<String, String>,
 ) -> Result<(), BuildError> {
-    let size: u64 = pairs
-        .iter()
-        .map(|(k, v)| (24 + k.len() + 32 + v.len()) as u64)
-        .sum();
+    let size = crate::transform::pairs_size(pairs);
     for res in resources.iter_mut() {
         let id = res.id();
         for spec in selected(specs, res) {

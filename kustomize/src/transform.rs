@@ -197,6 +197,14 @@ fn rename(resources: &mut [Resource], f: impl Fn(&str) -> String) {
     }
 }
 
+/// The estimated memory of `pairs` set in one map, charged to the build's byte budget.
+pub(crate) fn pairs_size(pairs: &BTreeMap<String, String>) -> u64 {
+    pairs
+        .iter()
+        .map(|(k, v)| (24 + k.len() + 32 + v.len()) as u64)
+        .sum()
+}
+
 fn set_maps(
     resources: &mut [Resource],
     specs: &[FieldSpec],
@@ -205,10 +213,7 @@ fn set_maps(
     field: &str,
     budget: &Budget,
 ) -> Result<(), BuildError> {
-    let size: u64 = pairs
-        .iter()
-        .map(|(k, v)| (24 + k.len() + 32 + v.len()) as u64)
-        .sum();
+    let size = pairs_size(pairs);
     for res in resources.iter_mut() {
         let id = res.id();
         let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(res)).collect();
