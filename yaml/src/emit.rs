@@ -175,6 +175,12 @@ impl Emitter {
         };
         let style = match style {
             Style::Literal if simple_key || !a.block_allowed => Style::Double,
+            // A document-level literal has its lines at column 0, where `---` or `...` ends
+            // the document, and one that needs an indentation indicator does not read back
+            // (libyaml writes `|2` with unindented content; both found by fuzzing): quote
+            // it. Kubernetes objects never have a string at the root, so this changes no
+            // Kustomize or Helm output.
+            Style::Literal if indent == 0 => Style::Double,
             Style::Plain if simple_key && a.multiline => Style::Double,
             Style::Plain if !a.block_plain_allowed || (s.is_empty() && simple_key) => {
                 if a.single_quoted_allowed {
@@ -185,7 +191,9 @@ impl Emitter {
             }
             other => other,
         };
-        let allow_breaks = !simple_key;
+        // A folded line of a document-level scalar starts at column 0, where `---` or `...`
+        // would end the document (found by fuzzing): document-level scalars are not folded.
+        let allow_breaks = !simple_key && indent > 0;
         match style {
             Style::Plain => self.plain(s, indent, allow_breaks),
             Style::Single => self.single_quoted(s, indent, allow_breaks),
@@ -691,6 +699,17 @@ mod tests {
         assert!(text.starts_with("a:\n- a:\n  - a:\n"), "{}", &text[..40]);
         assert_eq!(again.len(), 2 * text.len() + 4);
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_document_string_with_a_leading_space_reads_back() -> Result<(), crate::YamlError> {
+        // Found by fuzzing (yaml_roundtrip): `|2` with content at column 1 did not read back.
+        let long = format!("-{} ... x", "\u{fffd}".repeat(40)).repeat(3);
+        for s in [" I\n", "\n I\n", " a\nb", long.as_str(), "a\n---\nb", "a\n...\n"] {
+            let text = to_string(&Value::String(s.into()));
+            assert_eq!(crate::from_str(&text)?, Value::String(s.into()), "{text}");
+        }
+        Ok(())
     }
 
     #[test]
