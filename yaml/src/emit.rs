@@ -705,7 +705,14 @@ mod tests {
     fn a_document_string_with_a_leading_space_reads_back() -> Result<(), crate::YamlError> {
         // Found by fuzzing (yaml_roundtrip): `|2` with content at column 1 did not read back.
         let long = format!("-{} ... x", "\u{fffd}".repeat(40)).repeat(3);
-        for s in [" I\n", "\n I\n", " a\nb", long.as_str(), "a\n---\nb", "a\n...\n"] {
+        for s in [
+            " I\n",
+            "\n I\n",
+            " a\nb",
+            long.as_str(),
+            "a\n---\nb",
+            "a\n...\n",
+        ] {
             let text = to_string(&Value::String(s.into()));
             assert_eq!(crate::from_str(&text)?, Value::String(s.into()), "{text}");
         }
