@@ -725,18 +725,24 @@ fn is_remote(entry: &str) -> bool {
         || entry.contains("?ref=")
 }
 
+/// Remote bases and resources are refused, naming the entry (`what`: base or resource).
+fn refuse_remote(entry: &str, what: &str, file: &str) -> Result<(), BuildError> {
+    if is_remote(entry) {
+        return Err(BuildError::new(
+            file,
+            format!("remote {what} {entry:?} is not supported: vendor it into the repository"),
+        ));
+    }
+    Ok(())
+}
+
 fn entry_dir(
     loader: &Loader<'_>,
     dir: &Path,
     file: &str,
     entry: &str,
 ) -> Result<PathBuf, BuildError> {
-    if is_remote(entry) {
-        return Err(BuildError::new(
-            file,
-            format!("remote base {entry:?} is not supported: vendor it into the repository"),
-        ));
-    }
+    refuse_remote(entry, "base", file)?;
     let path = loader
         .resolve(dir, entry)
         .map_err(|m| BuildError::new(file, m))?;
@@ -772,12 +778,7 @@ fn entry_path(
     file: &str,
     entry: &str,
 ) -> Result<PathBuf, BuildError> {
-    if is_remote(entry) {
-        return Err(BuildError::new(
-            file,
-            format!("remote resource {entry:?} is not supported: vendor it into the repository"),
-        ));
-    }
+    refuse_remote(entry, "resource", file)?;
     if Path::new(entry)
         .components()
         .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))

@@ -36,6 +36,11 @@ impl Fixture {
     /// Creates the namespace, a repository with one commit on `main`, the server, a
     /// Secret `auth` (basic auth + `ca.crt`) and a controller.
     pub async fn new(prefix: &str) -> Self {
+        Self::with_controller_args(prefix, &[]).await
+    }
+
+    /// [`Fixture::new`] with extra source-controller flags (e.g. a small budget).
+    pub async fn with_controller_args(prefix: &str, extra: &[&str]) -> Self {
         let client = cluster::client().await;
         let ns = TestNamespace::new(&client, prefix).await;
         let repo = SourceRepo::new("app");
@@ -61,7 +66,7 @@ impl Fixture {
             selector: &selector,
             leader_namespace: None,
             storage: None,
-            extra: &[],
+            extra,
         })
         .await;
         let api = Api::namespaced(client.clone(), &ns.name);

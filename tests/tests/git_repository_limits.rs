@@ -4,74 +4,23 @@
 
 use std::time::Duration;
 
-use kube::api::Api;
 use weir_api::conditions::types;
-use weir_api::source::GitRepository;
 use weir_api::source::conditions::types as source_types;
 use weir_shared::conditions;
-use weir_tests::cluster::{self, TestNamespace};
-use weir_tests::controller::{Options, SourceController};
-use weir_tests::git_https::GitHttpsServer;
-use weir_tests::gitrepo::SourceRepo;
+use weir_tests::fixture::Fixture;
 use weir_tests::objects::{
-    self, GitRepositoryBuilder, artifact_of, git_repository, ready_is, ready_message, wait_for,
+    self, GitRepositoryBuilder, artifact_of, ready_is, ready_message, wait_for,
 };
-use weir_tests::random_id;
 
 const REASON: &str = "ArtifactTooLarge";
 
-async fn wait_revision(api: &Api<GitRepository>, revision: &str) -> GitRepository {
-    wait_for(api, "app", Duration::from_secs(60), revision, |o| {
-        o.status
-            .as_ref()
-            .and_then(|s| s.artifact.as_ref())
-            .is_some_and(|a| a.revision == revision)
-            && ready_is(o, "True", "Succeeded")
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_commit_over_the_file_limit_is_retried_and_the_previous_artifact_keeps_serving() {
-    let client = cluster::client().await;
-    let ns = TestNamespace::new(&client, "limits").await;
-    let repo = SourceRepo::new("app");
-    repo.write(
-        "deploy/configmap.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
-    );
-    let first = repo.commit("initial");
-    let server = GitHttpsServer::start(repo.root()).await;
-    objects::secret(
-        &client,
-        &ns.name,
-        "auth",
-        &[
-            ("username", &server.username),
-            ("password", &server.password),
-            ("ca.crt", &server.ca_pem),
-        ],
-    )
-    .await;
-    let selector = random_id();
-    let ctl = SourceController::start(Options {
-        selector: &selector,
-        leader_namespace: None,
-        storage: None,
-        extra: &["--artifact-max-files", "20"],
-    })
-    .await;
-    let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns.name);
-    objects::create(
-        &api,
-        &git_repository("app", &selector)
-            .url(&server.url("app"))
-            .secret("auth")
-            .branch("main")
-            .interval("1h"),
-    )
-    .await;
-    let ready = wait_revision(&api, &format!("main@sha1:{first}")).await;
+    let f = Fixture::with_controller_args("limits", &["--artifact-max-files", "20"]).await;
+    let (api, repo) = (&f.api, &f.repo);
+    let first = repo.head();
+    objects::create(api, &f.git_repository("app").branch("main").interval("1h")).await;
+    let ready = f.wait_revision("app", &format!("main@sha1:{first}")).await;
     let served = artifact_of(ready);
 
     // 30 more files: over the limit of 20 entries.
@@ -80,8 +29,8 @@ async fn a_commit_over_the_file_limit_is_retried_and_the_previous_artifact_keeps
     }
     let big = repo.commit("too many files");
     // An hour's interval: ask for the reconcile that sees the new commit.
-    objects::request_reconcile(&api, "app", "too-many").await;
-    let refused = wait_for(&api, "app", Duration::from_secs(60), REASON, |o| {
+    objects::request_reconcile(api, "app", "too-many").await;
+    let refused = wait_for(api, "app", Duration::from_secs(60), REASON, |o| {
         ready_is(o, "False", REASON)
     })
     .await;
@@ -116,9 +65,6 @@ async fn a_commit_over_the_file_limit_is_retried_and_the_previous_artifact_keeps
     // Back under the limit, with no spec change and an hour's interval: the retry lands it.
     repo.git(&["rm", "-r", "-q", "many"]);
     let fixed = repo.commit("fewer files");
-    wait_revision(&api, &format!("main@sha1:{fixed}")).await;
-
-    weir_tests::wait::delete_all(&api, Duration::from_secs(30), "GitRepositories").await;
-    drop(ctl);
-    ns.delete().await;
+    f.wait_revision("app", &format!("main@sha1:{fixed}")).await;
+    f.finish().await;
 }
