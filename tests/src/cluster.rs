@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -114,6 +114,21 @@ impl TestNamespace {
         api.create(&PostParams::default(), &ns)
             .await
             .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+        // The API server refuses Pods until the namespace's default ServiceAccount has its
+        // token, which the controller-manager adds a moment later.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
+        crate::wait::until(
+            Duration::from_secs(30),
+            &format!("the default ServiceAccount of {name}"),
+            || {
+                let accounts = accounts.clone();
+                async move {
+                    let sa = accounts.get_opt("default").await.ok().flatten()?;
+                    (!sa.secrets.unwrap_or_default().is_empty()).then_some(())
+                }
+            },
+        )
+        .await;
         Self {
             name,
             client: client.clone(),

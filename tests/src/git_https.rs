@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// A running HTTPS Git server; stops when dropped.
 pub struct GitHttpsServer {
-    /// `https://127.0.0.1:<port>`.
+    /// `https://<host>:<port>`.
     pub base_url: String,
     /// PEM of the CA that issued the server certificate (the Secret's `ca.crt`).
     pub ca_pem: String,
@@ -33,8 +33,14 @@ pub struct GitHttpsServer {
 }
 
 impl GitHttpsServer {
-    /// Serves the repositories under `root` (URL path = folder name).
+    /// Serves the repositories under `root` (URL path = folder name) on 127.0.0.1.
     pub async fn start(root: &Path) -> Self {
+        Self::start_on(root, "127.0.0.1").await
+    }
+
+    /// Serves on `host` (an IP address, also in the certificate): the node IP for servers
+    /// that Pods must reach.
+    pub async fn start_on(root: &Path, host: &str) -> Self {
         weir_shared::install_crypto_provider();
         let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
         let mut ca_params = CertificateParams::new(Vec::<String>::new())
@@ -46,9 +52,8 @@ impl GitHttpsServer {
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
             .unwrap_or_else(|e| panic!("CA cert: {e}"));
         let server_key = KeyPair::generate().unwrap_or_else(|e| panic!("server key: {e}"));
-        let server_params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .unwrap_or_else(|e| panic!("server params: {e}"));
+        let server_params = CertificateParams::new(vec![host.to_string(), "localhost".to_string()])
+            .unwrap_or_else(|e| panic!("server params: {e}"));
         let server_cert = server_params
             .signed_by(&server_key, &ca)
             .unwrap_or_else(|e| panic!("server cert: {e}"));
@@ -60,7 +65,7 @@ impl GitHttpsServer {
             )
             .unwrap_or_else(|e| panic!("TLS config: {e}"));
         let acceptor = TlsAcceptor::from(Arc::new(tls));
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind((host, 0))
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr: SocketAddr = listener

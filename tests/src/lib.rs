@@ -1,6 +1,7 @@
 //! The integration-test harness: a client for the test cluster (which must be running —
 //! tests fail loudly without it), temporary namespaces, controller processes, Git servers
-//! over HTTPS (git http-backend) and SSH (OpenSSH + git-shell), and wait helpers.
+//! over HTTPS (git http-backend) and SSH (OpenSSH + git-shell), the images of the real node,
+//! and wait helpers.
 
 pub mod cluster;
 pub mod controller;
@@ -10,8 +11,8 @@ pub mod git_https;
 pub mod git_ssh;
 pub mod gitops;
 pub mod gitrepo;
+pub mod images;
 pub mod objects;
-pub mod pods;
 pub mod wait;
 
 /// A short random lowercase id for names.

@@ -13,7 +13,7 @@ use weir_api::kustomize::{
 };
 use weir_shared::conditions;
 use weir_tests::gitops::{GitOps, fake_source};
-use weir_tests::pods::PodSimulator;
+use weir_tests::images;
 
 fn deployment(name: &str, replicas: u32, image: &str) -> String {
     format!(
@@ -268,23 +268,34 @@ async fn dependencies_order_reconciles_and_cycles_stall() {
 
 #[tokio::test]
 async fn health_checks_pass_time_out_and_fail_fast() {
-    let failing_job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: broken\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      labels:\n        weir.dev/fail: \"true\"\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox\n";
+    // Real workloads on the real node: a Deployment whose Pods pass their readiness probe, one
+    // whose probe always fails, and a Job whose container exits 1.
+    let hello = images::hello();
+    let ready_web = |name: &str, ready: bool| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: main\n        image: {hello}\n        imagePullPolicy: Always\n        env:\n        - name: READY\n          value: \"{ready}\"\n        readinessProbe:\n          httpGet:\n            path: /readyz\n            port: 8080\n          periodSeconds: 1\n          timeoutSeconds: 2\n"
+        )
+    };
+    let failing_job = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: broken\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {hello}\n        imagePullPolicy: Always\n        args: [exit, \"1\"]\n"
+    );
     let g = GitOps::new(
         "ks-health",
         &[
             ("good/kustomization.yaml", "resources:\n- web.yaml\n"),
-            ("good/web.yaml", &deployment("web", 2, "nginx:1.25")),
+            ("good/web.yaml", &ready_web("web", true)),
             ("slow/kustomization.yaml", "resources:\n- slow.yaml\n"),
-            ("slow/slow.yaml", &deployment("slow", 1, "nginx:1.25")),
+            ("slow/slow.yaml", &ready_web("slow", false)),
             ("bad/kustomization.yaml", "resources:\n- job.yaml\n"),
-            ("bad/job.yaml", failing_job),
+            ("bad/job.yaml", &failing_job),
         ],
     )
     .await;
-    // No simulator yet: the slow Deployment never becomes available.
+    images::require_node(g.client()).await;
+    // The readiness probe never passes: the Deployment never becomes available.
     let mut slow = g.kustomization("slow", "./slow");
     slow.spec.wait = true;
-    slow.spec.timeout = Some("5s".into());
+    slow.spec.timeout = Some("10s".into());
     g.create(&slow).await;
     let timed_out = g.wait_failed("slow", "HealthCheckFailed").await;
     assert!(
@@ -293,7 +304,6 @@ async fn health_checks_pass_time_out_and_fail_fast() {
         GitOps::message(&timed_out)
     );
 
-    let _sim = PodSimulator::start(g.client(), g.ns()).await;
     let mut good = g.kustomization("good", "./good");
     good.spec.health_checks = vec![NamespacedObjectKindReference {
         api_version: Some("apps/v1".into()),
@@ -310,7 +320,7 @@ async fn health_checks_pass_time_out_and_fail_fast() {
 
     let mut bad = g.kustomization("bad", "./bad");
     bad.spec.wait = true;
-    bad.spec.timeout = Some("50s".into());
+    bad.spec.timeout = Some("90s".into());
     let started = std::time::Instant::now();
     g.create(&bad).await;
     let failed = g.wait_failed("bad", "HealthCheckFailed").await;
@@ -319,7 +329,7 @@ async fn health_checks_pass_time_out_and_fail_fast() {
         "fails fast, not by timeout: {}",
         GitOps::message(&failed)
     );
-    assert!(started.elapsed() < Duration::from_secs(45));
+    assert!(started.elapsed() < Duration::from_secs(80));
     g.finish().await;
 }
 

@@ -1,8 +1,14 @@
-//! The local control plane on 127.0.0.1: etcd (Debian's `etcd-server`), kube-apiserver and
-//! kube-controller-manager v1.20.2 built once from Debian's `kubernetes` source package.
+//! The local test cluster: etcd (Debian's `etcd-server`), kube-apiserver,
+//! kube-controller-manager and kube-scheduler v1.20.2, and a real node (kubelet, kube-proxy,
+//! containerd, a CNI bridge, a local image registry; see [`node`]) — all built once from
+//! Debian's `kubernetes` source package into `~/.cache/weir/kubernetes-v1.20.2`.
 //!
-//! `KUBEBUILDER_ASSETS` (a folder with `etcd` and `kube-apiserver`, optionally
-//! `kube-controller-manager`) skips the build. State lives in `target/weir-cluster/`.
+//! `--no-node` (or `WEIR_NO_NODE=1`) starts only the control plane on 127.0.0.1, for machines
+//! where containers cannot run. `KUBEBUILDER_ASSETS` (a folder with `etcd` and
+//! `kube-apiserver`, optionally `kube-controller-manager`) skips the build and implies
+//! `--no-node`. State lives in `target/weir-cluster/`.
+
+pub mod node;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,9 +22,13 @@ use crate::util::{self, cache_dir, free_port, workspace_root};
 
 #[derive(Subcommand, Clone, Copy)]
 pub enum Action {
-    /// Start the control plane (building the binaries once if needed).
-    Up,
-    /// Stop it and delete its state.
+    /// Start the cluster (building the binaries once if needed).
+    Up {
+        /// Only the control plane: no kubelet, containerd or registry (Pods stay Pending).
+        #[arg(long)]
+        no_node: bool,
+    },
+    /// Stop everything `up` started and delete its state.
     Down,
     /// Print `export KUBECONFIG=...` for a shell.
     Env,
@@ -26,8 +36,12 @@ pub enum Action {
 
 pub fn run(action: Action) -> anyhow::Result<()> {
     match action {
-        Action::Up => {
-            let kubeconfig = up()?;
+        Action::Up { no_node } => {
+            let kubeconfig = up_with(if no_node {
+                Mode::ControlPlane
+            } else {
+                Mode::from_env()
+            })?;
             println!("export KUBECONFIG={}", kubeconfig.display());
             Ok(())
         }
@@ -35,7 +49,7 @@ pub fn run(action: Action) -> anyhow::Result<()> {
         Action::Env => {
             let kc = state_dir().join("kubeconfig");
             if !kc.exists() {
-                bail!("no local control plane is running: run `cargo xtask cluster up`");
+                bail!("no local cluster is running: run `cargo xtask cluster up`");
             }
             println!("export KUBECONFIG={}", kc.display());
             Ok(())
@@ -43,18 +57,44 @@ pub fn run(action: Action) -> anyhow::Result<()> {
     }
 }
 
-/// Folder holding the running control plane's certificates, data, logs and PIDs.
+/// Whether the cluster gets a node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// Control plane and a real node.
+    WithNode,
+    /// Control plane only.
+    ControlPlane,
+}
+
+impl Mode {
+    /// `WEIR_NO_NODE=1` or `KUBEBUILDER_ASSETS` select the node-less control plane.
+    pub fn from_env() -> Self {
+        let no_node = std::env::var("WEIR_NO_NODE").is_ok_and(|v| v == "1" || v == "true");
+        if no_node || std::env::var_os("KUBEBUILDER_ASSETS").is_some() {
+            Mode::ControlPlane
+        } else {
+            Mode::WithNode
+        }
+    }
+}
+
+/// Folder holding the running cluster's certificates, data, logs and PIDs.
 pub fn state_dir() -> PathBuf {
     workspace_root().join("target/weir-cluster")
 }
 
-/// Path of the kubeconfig of the local control plane.
+/// Path of the kubeconfig of the local cluster.
 pub fn kubeconfig_path() -> PathBuf {
     state_dir().join("kubeconfig")
 }
 
-/// The folder with `etcd`, `kube-apiserver`, `kube-controller-manager`.
-fn binaries() -> anyhow::Result<PathBuf> {
+/// Whether the running cluster has a node (tests and the quickstart ask).
+pub fn has_node() -> bool {
+    state_dir().join("node").exists()
+}
+
+/// The folder with the Kubernetes binaries (built once) and etcd.
+fn binaries(mode: Mode) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("KUBEBUILDER_ASSETS").map(PathBuf::from) {
         if dir.join("kube-apiserver").exists() && dir.join("etcd").exists() {
             return Ok(dir);
@@ -64,40 +104,64 @@ fn binaries() -> anyhow::Result<PathBuf> {
             dir.display()
         );
     }
-    let dir = cache_dir().join("control-plane");
-    let ready = ["etcd", "kube-apiserver", "kube-controller-manager"]
-        .iter()
-        .all(|b| dir.join(b).exists());
-    if !ready {
+    let dir = cache_dir().join("kubernetes-v1.20.2");
+    let mut needed = vec![
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ];
+    if mode == Mode::WithNode {
+        needed.extend(["kubelet", "kube-proxy", "pause"]);
+    }
+    if !needed.iter().all(|b| dir.join(b).exists()) {
         eprintln!(
-            "xtask: building kube-apiserver and kube-controller-manager v1.20.2 from Debian's source package (once; ~10 min)"
+            "xtask: building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy v1.20.2 from Debian's source package (once; ~7 min on an idle machine)"
         );
         let started = Instant::now();
-        let script = workspace_root().join("xtask/scripts/build-control-plane.sh");
+        let script = workspace_root().join("xtask/scripts/build-kubernetes.sh");
         util::run(Command::new("bash").arg(script).arg(&dir))?;
         eprintln!(
-            "xtask: control plane built in {:.0}s",
+            "xtask: Kubernetes binaries built in {:.0}s",
             started.elapsed().as_secs_f64()
         );
     }
     Ok(dir)
 }
 
-/// Starts the control plane and returns the kubeconfig path. Idempotent: a healthy running
-/// control plane is reused.
+/// Starts the cluster the environment asks for ([`Mode::from_env`]).
 pub fn up() -> anyhow::Result<PathBuf> {
+    up_with(Mode::from_env())
+}
+
+/// Starts the cluster and returns the kubeconfig path. Idempotent: a healthy running cluster
+/// of the same mode is reused.
+pub fn up_with(mode: Mode) -> anyhow::Result<PathBuf> {
     let state = state_dir();
     let kubeconfig = kubeconfig_path();
-    if kubeconfig.exists() && healthy(&state) {
-        eprintln!("xtask: control plane already running");
+    if kubeconfig.exists() && healthy(&state) && has_node() == (mode == Mode::WithNode) {
+        eprintln!("xtask: cluster already running");
         return Ok(kubeconfig);
     }
     down()?;
-    let bin = binaries()?;
+    if mode == Mode::WithNode {
+        util::ensure_debian_packages(node::PACKAGES)?;
+    }
+    let bin = binaries(mode)?;
     let started = Instant::now();
     fs::create_dir_all(&state)?;
     let certs = state.join("certs");
     fs::create_dir_all(&certs)?;
+    // The API server listens where pods reach it: the node IP on the bridge.
+    let address = match mode {
+        Mode::WithNode => {
+            fs::write(state.join("node"), node::NODE)?;
+            node::network_up(&state)?;
+            node::certificates(&certs)?;
+            node::NODE_IP
+        }
+        Mode::ControlPlane => "127.0.0.1",
+    };
     util::run(
         Command::new("openssl")
             .args(["genrsa", "-out"])
@@ -113,15 +177,12 @@ pub fn up() -> anyhow::Result<PathBuf> {
             .arg(certs.join("sa.pub"))
             .stderr(Stdio::null()),
     )?;
-    let token = format!(
-        "weir-{:x}",
-        std::process::id() as u64 * 7919 + started.elapsed().as_nanos() as u64
-    );
+    let token = random_token()?;
+    let proxy_token = random_token()?;
     fs::write(
         state.join("tokens.csv"),
-        format!("{token},admin,admin,system:masters\n"),
+        format!("{token},admin,admin,system:masters\n{proxy_token},system:kube-proxy,kube-proxy\n"),
     )?;
-
     // etcd's data lives in memory-backed /dev/shm when available: Debian's etcd 3.4 has no
     // --unsafe-no-fsync, and fsync on a shared disk dominates API latency.
     let shm = Path::new("/dev/shm");
@@ -163,6 +224,20 @@ pub fn up() -> anyhow::Result<PathBuf> {
             ])
             .args(["--logger", "zap", "--log-level", "error"]),
     )?;
+    // With a node: the Node authorizer for the kubelet, client certificates, and the endpoint
+    // reconciler, so the `kubernetes` Service points at the node address for pods. Without
+    // one, the Service has no endpoints (127.0.0.1 cannot be one).
+    let client_ca = format!("--client-ca-file={}", certs.join("client-ca.crt").display());
+    let (authorization, api_node_args): (&str, Vec<&str>) = match mode {
+        Mode::WithNode => (
+            "Node,RBAC",
+            vec![
+                &client_ca,
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+            ],
+        ),
+        Mode::ControlPlane => ("RBAC", vec!["--endpoint-reconciler-type=none"]),
+    };
     spawn(
         &state,
         "kube-apiserver",
@@ -172,7 +247,7 @@ pub fn up() -> anyhow::Result<PathBuf> {
                 "--secure-port",
                 &api_port.to_string(),
                 "--bind-address",
-                "127.0.0.1",
+                address,
                 "--insecure-port",
                 "0",
             ])
@@ -180,7 +255,11 @@ pub fn up() -> anyhow::Result<PathBuf> {
             .arg(&certs)
             .arg("--token-auth-file")
             .arg(state.join("tokens.csv"))
-            .args(["--authorization-mode", "RBAC", "--allow-privileged=true"])
+            .args([
+                "--authorization-mode",
+                authorization,
+                "--allow-privileged=true",
+            ])
             .args([
                 "--service-account-issuer",
                 "https://kubernetes.default.svc.cluster.local",
@@ -193,11 +272,12 @@ pub fn up() -> anyhow::Result<PathBuf> {
                 "--service-cluster-ip-range",
                 "10.0.0.0/16",
                 "--advertise-address",
-                "127.0.0.1",
+                address,
             ])
-            .args(["--endpoint-reconciler-type", "none", "--v", "1"]),
+            .args(api_node_args)
+            .args(["--v", "1"]),
     )?;
-    let server = format!("https://127.0.0.1:{api_port}");
+    let server = format!("https://{address}:{api_port}");
     let ca = certs.join("apiserver.crt");
     wait_for(
         Duration::from_secs(90),
@@ -223,17 +303,106 @@ pub fn up() -> anyhow::Result<PathBuf> {
                 .args(["--leader-elect=false", "--secure-port", "0", "--port", "0"])
                 .arg("--service-account-private-key-file")
                 .arg(certs.join("sa.key"))
+                // Without it, service-account secrets get an empty ca.crt (the kubeconfig
+                // gives the controller-manager no CA of its own).
                 .arg("--root-ca-file")
                 .arg(&ca)
+                .arg("--flex-volume-plugin-dir")
+                .arg(state.join("kcm-flex"))
                 .args(["--use-service-account-credentials=false", "--v", "1"]),
         )?;
     }
+    if bin.join("kube-scheduler").exists() {
+        spawn(
+            &state,
+            "kube-scheduler",
+            Command::new(bin.join("kube-scheduler"))
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args([
+                    "--leader-elect=false",
+                    "--secure-port",
+                    "0",
+                    "--port",
+                    "0",
+                    "--v",
+                    "1",
+                ]),
+        )?;
+    }
+    if mode == Mode::WithNode {
+        node::up(
+            &state,
+            &node::Binaries { dir: &bin },
+            &server,
+            &ca,
+            &proxy_token,
+        )?;
+        wait_for(Duration::from_secs(120), "node weir-node Ready", || {
+            kubectl_ok(
+                &kubeconfig,
+                &[
+                    "get",
+                    "node",
+                    node::NODE,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+                ],
+                "True",
+            )
+        })?;
+    }
+    // Pods cannot be created before the default ServiceAccount has its token.
+    wait_for(
+        Duration::from_secs(60),
+        "the default ServiceAccount's token",
+        || {
+            kubectl_ok(
+                &kubeconfig,
+                &["get", "sa", "default", "-o", "jsonpath={.secrets[0].name}"],
+                "",
+            )
+        },
+    )?;
+    let what = if mode == Mode::WithNode {
+        "cluster with node weir-node"
+    } else {
+        "control plane (no node)"
+    };
     eprintln!(
-        "xtask: control plane up at {server} (apiserver ready in {:.1}s)\nxtask: export KUBECONFIG={}",
+        "xtask: {what} up at {server} (apiserver ready in {:.1}s, all ready in {:.1}s)\nxtask: export KUBECONFIG={}",
         api_ready.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
         kubeconfig.display()
     );
     Ok(kubeconfig)
+}
+
+/// Whether `kubectl ARGS` succeeds and prints `want` (any non-empty output when `want` is
+/// empty).
+fn kubectl_ok(kubeconfig: &Path, args: &[&str], want: &str) -> bool {
+    Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            let out = String::from_utf8_lossy(&o.stdout);
+            o.status.success()
+                && if want.is_empty() {
+                    !out.trim().is_empty()
+                } else {
+                    out.trim() == want
+                }
+        })
+}
+
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    use std::io::Read;
+    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn spawn(state: &Path, name: &str, cmd: &mut Command) -> anyhow::Result<()> {
@@ -289,27 +458,42 @@ fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> any
     )
 }
 
-/// Stops the control plane and deletes its state.
+/// Stops a process `up` started, by the PID it recorded: TERM, then KILL after 4 s.
+fn stop(state: &Path, name: &str) {
+    let Ok(pid) = fs::read_to_string(state.join(format!("{name}.pid"))) else {
+        return;
+    };
+    let pid = pid.trim();
+    let _ = Command::new("kill").arg(pid).stderr(Stdio::null()).status();
+    for _ in 0..40 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-9", pid])
+        .stderr(Stdio::null())
+        .status();
+    let _ = fs::remove_file(state.join(format!("{name}.pid")));
+}
+
+/// Stops everything `up` started and deletes its state. Safe to run twice, and after a
+/// failed `up`.
 pub fn down() -> anyhow::Result<()> {
     let state = state_dir();
     if !state.exists() {
         return Ok(());
     }
-    for name in ["kube-controller-manager", "kube-apiserver", "etcd"] {
-        if let Ok(pid) = fs::read_to_string(state.join(format!("{name}.pid"))) {
-            let pid = pid.trim();
-            let _ = Command::new("kill").arg(pid).stderr(Stdio::null()).status();
-            for _ in 0..40 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = Command::new("kill")
-                .args(["-9", pid])
-                .stderr(Stdio::null())
-                .status();
-        }
+    // No new pods while the node tears its pods down.
+    stop(&state, "kube-scheduler");
+    stop(&state, "kube-controller-manager");
+    if has_node() {
+        let alive = healthy(&state);
+        node::down(&state, &kubeconfig_path(), alive);
+    }
+    for name in ["kube-apiserver", "etcd"] {
+        stop(&state, name);
     }
     if let Ok(data) = fs::read_to_string(state.join("etcd-data-dir")) {
         let _ = fs::remove_dir_all(data.trim());

@@ -1,6 +1,8 @@
 //! `cargo xtask quickstart`: the GitOps loop on this machine in one command. Starts the local
-//! control plane and both controllers, creates a Git repository with a small app, lets Weir
-//! apply it, then shows a commit being applied and a manual edit being reverted.
+//! cluster (with its real node) and both controllers, builds a small web app's image
+//! (`examples/hello`) into the local registry, creates a Git repository declaring the app,
+//! lets Weir deploy it until its Pods are Ready, then shows a commit reaching the running app
+//! and a manual edit being reverted.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,8 +26,22 @@ pub fn run(stop: bool) -> anyhow::Result<()> {
         println!("Stopped the controllers and the local control plane.");
         return Ok(());
     }
+    if cluster::Mode::from_env() != cluster::Mode::WithNode {
+        bail!(
+            "the quickstart runs a real app and needs the cluster's node: unset WEIR_NO_NODE and KUBEBUILDER_ASSETS"
+        );
+    }
     let kubeconfig = cluster::up()?;
+    demo(&kubeconfig)
+}
+
+/// The quickstart on a running cluster with a node (`cargo xtask test` runs it too, after the
+/// tests, so that the README's command is checked as written).
+pub fn demo(kubeconfig: &Path) -> anyhow::Result<()> {
+    let kubeconfig = kubeconfig.to_path_buf();
     let root = workspace_root();
+    say("Building the app's image (examples/hello) into the local registry");
+    crate::image::build(&crate::image::Request::only(&["hello"]))?;
     say("Building the controllers");
     util::run(Command::new(env!("CARGO")).current_dir(&root).args([
         "build",
@@ -109,29 +125,26 @@ pub fn run(stop: bool) -> anyhow::Result<()> {
         "kustomization/quickstart",
         "-n",
         "weir-system",
-        "--timeout=120s",
+        "--timeout=180s",
     ])?;
     println!(
         "{}",
         kubectl(&["get", "kustomization/quickstart", "-n", "weir-system"])?
     );
-    say("Weir applied this from Git");
+    say("Weir deployed this from Git, and waited for its Pods to be Ready");
     println!(
         "{}",
         kubectl(&[
             "get",
-            "namespace/quickstart",
-            "deployment,service,configmap",
+            "deployment,pods,service,configmap",
             "-n",
-            "quickstart"
-        ])
-        .or_else(|_| kubectl(&[
-            "get",
-            "deployment,service,configmap",
-            "-n",
-            "quickstart"
-        ]))?
+            "quickstart",
+            "-o",
+            "wide"
+        ])?
     );
+    say("Asking the running app (kubectl port-forward service/web 18080:80)");
+    println!("{}", ask_app(&kubeconfig)?);
 
     say("Committing a change: the greeting becomes \"hello from a commit\"");
     std::fs::write(
@@ -148,7 +161,7 @@ pub fn run(stop: bool) -> anyhow::Result<()> {
         "weir-system",
         &format!("reconcile.weir.dev/requestedAt={}", sha.trim()),
     ])?;
-    wait_until(Duration::from_secs(60), "the commit to be applied", || {
+    wait_until(Duration::from_secs(180), "the commit to be applied", || {
         kubectl(&[
             "get",
             "kustomization/quickstart",
@@ -159,17 +172,26 @@ pub fn run(stop: bool) -> anyhow::Result<()> {
         ])
         .is_ok_and(|r| r.contains(sha.trim()))
     })?;
+    // The new ConfigMap has a new hash suffix, so the Deployment rolled out new Pods, and
+    // Weir's health check waited for them.
+    kubectl(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        "quickstart",
+        "--timeout=120s",
+    ])?;
     println!(
         "{}",
-        kubectl(&[
-            "get",
-            "configmap",
-            "-n",
-            "quickstart",
-            "-o",
-            "custom-columns=NAME:.metadata.name,GREETING:.data.GREETING"
-        ])?
+        kubectl(&["get", "pods", "-n", "quickstart", "-o", "wide"])?
     );
+    say("Asking the running app again");
+    let answer = ask_app(&kubeconfig)?;
+    println!("{answer}");
+    if answer.trim() != "hello from a commit" {
+        bail!("the app answered {answer:?} after the commit");
+    }
 
     say("Editing the cluster by hand: kubectl scale deployment/web --replicas=5");
     kubectl(&[
@@ -223,7 +245,7 @@ pub fn run(stop: bool) -> anyhow::Result<()> {
     );
 
     println!(
-        "Look around:\n  export KUBECONFIG={kc}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl describe kustomization quickstart -n weir-system\n  git -C {repo} log --oneline      # edit, commit, and watch Weir apply it\n  logs: {logs}\nThere is no kubelet in the local control plane, so Pods stay Pending.\nStop everything: cargo xtask quickstart --stop",
+        "Look around:\n  export KUBECONFIG={kc}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl describe kustomization quickstart -n weir-system\n  git -C {repo} log --oneline      # edit, commit, and watch Weir apply it\n  logs: {logs}\nStop everything: cargo xtask quickstart --stop",
         kc = kubeconfig.display(),
         repo = repo.display(),
         logs = dir.display()
@@ -248,15 +270,15 @@ fn write_app(repo: &Path) -> anyhow::Result<()> {
         ("base/greeting.env", "GREETING=hello from Git\n"),
         (
             "base/deployment.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        envFrom:\n        - configMapRef:\n            name: greeting\n        ports:\n        - containerPort: 80\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: hello\n        imagePullPolicy: Always\n        envFrom:\n        - configMapRef:\n            name: greeting\n        ports:\n        - containerPort: 8080\n        readinessProbe:\n          httpGet:\n            path: /readyz\n            port: 8080\n          periodSeconds: 1\n          timeoutSeconds: 2\n",
         ),
         (
             "base/service.yaml",
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n    targetPort: 8080\n    protocol: TCP\n",
         ),
         (
             "overlays/dev/kustomization.yaml",
-            "commonLabels:\n  env: dev\nresources:\n- ../../base\nreplicas:\n- name: web\n  count: 2\nimages:\n- name: nginx\n  newTag: \"1.27\"\n",
+            "commonLabels:\n  env: dev\nresources:\n- ../../base\nreplicas:\n- name: web\n  count: 2\nimages:\n- name: hello\n  newName: 127.0.0.1:5000/weir/hello\n  newTag: dev\n",
         ),
     ];
     for (path, body) in files {
@@ -328,7 +350,8 @@ fn spawn(dir: &Path, kubeconfig: &Path, binary: &Path, args: &[&str]) -> anyhow:
     Ok(())
 }
 
-fn stop_controllers() {
+/// Stops the quickstart's controller processes.
+pub fn stop_controllers() {
     for name in ["source-controller", "kustomize-controller"] {
         if let Ok(pid) = std::fs::read_to_string(state().join(format!("{name}.pid"))) {
             let _ = Command::new("kill")
@@ -351,4 +374,37 @@ fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> a
         "timed out waiting for {what}; see the logs in {}",
         state().display()
     )
+}
+
+/// GETs `/` of the app through `kubectl port-forward service/web`.
+fn ask_app(kubeconfig: &Path) -> anyhow::Result<String> {
+    let port = util::free_port()?;
+    let mut forward = Command::new("kubectl")
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "port-forward",
+            "service/web",
+            &format!("{port}:80"),
+            "-n",
+            "quickstart",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting kubectl port-forward")?;
+    let mut answer = Err(anyhow::anyhow!("no answer"));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
+            .output()?;
+        if out.status.success() {
+            answer = Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = forward.kill();
+    let _ = forward.wait();
+    answer.context("the app did not answer through kubectl port-forward within 30s")
 }

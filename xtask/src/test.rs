@@ -1,13 +1,14 @@
-//! `cargo xtask test`: installs what the tests need, starts the control plane (unless
-//! `USE_EXISTING_CLUSTER=true`), builds the controller binaries, runs every test in the
-//! workspace, tears down, and ends with a short fuzz smoke run ([`fuzz::smoke`]).
+//! `cargo xtask test`: installs what the tests need, starts the cluster with its node (unless
+//! `USE_EXISTING_CLUSTER=true`), builds the controller binaries and the images the node runs
+//! (pushed to the local registry), runs every test in the workspace and the quickstart,
+//! tears down, and ends with a short fuzz smoke run ([`fuzz::smoke`]).
 
 use std::process::Command;
 
 use anyhow::bail;
 
 use crate::util::{self, workspace_root};
-use crate::{cluster, fuzz};
+use crate::{cluster, fuzz, image, quickstart};
 
 /// Debian packages the integration tests use: OpenSSH's server for the SSH Git server, curl
 /// for health checks, openssl for test certificates.
@@ -24,7 +25,13 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
     } else {
         cluster::up()?
     };
-    let result = run_tests(&kubeconfig, extra);
+    let mut result = run_tests(&kubeconfig, extra);
+    // The README's quickstart, as written, on the same cluster (it needs the node).
+    if result.is_ok() && cluster::has_node() {
+        eprintln!("xtask: running the quickstart (README) on the test cluster");
+        result = quickstart::demo(&kubeconfig);
+        quickstart::stop_controllers();
+    }
     if !existing && let Err(e) = cluster::down() {
         eprintln!("xtask: tearing down the control plane failed: {e}");
     }
@@ -35,6 +42,10 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
 
 fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
     let root = workspace_root();
+    if cluster::has_node() {
+        // What the in-cluster tests deploy: every controller and the hello workload.
+        image::build(&image::Request::all())?;
+    }
     // The whole workspace, so that feature unification matches `cargo test --workspace` and
     // nothing is compiled twice.
     util::run(Command::new(env!("CARGO")).current_dir(&root).args([
