@@ -439,9 +439,7 @@ fn compute_name_references() -> Vec<NameReference> {
                 false,
             )],
         },
-        NameReference {
-            kind: "IngressClass",
-            referrers: vec![FieldSpec::kind("Ingress", "spec/ingressClassName", false)],
-        },
+        // Kustomize v5.5 has no IngressClass entry: `spec.ingressClassName` is not renamed
+        // (`nameref-ingress-backends-and-tls`).
     ]
 }

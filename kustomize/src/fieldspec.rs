@@ -1,6 +1,8 @@
 //! Field specs: "this path in resources of this group/version/kind". Transformers use them
 //! to find where labels, annotations, namespaces and name references live.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::resource::Resource;
@@ -58,13 +60,60 @@ impl FieldSpec {
             create,
         }
     }
+}
 
+/// A field spec read from a kustomization's `configurations` or `crds` (or one of the
+/// built-in tables, borrowed): the run-time form of [`FieldSpec`], with Kustomize's merge
+/// rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// API group; None matches any.
+    pub group: Option<Cow<'static, str>>,
+    /// API version; None matches any.
+    pub version: Option<Cow<'static, str>>,
+    /// Kind; None matches any.
+    pub kind: Option<Cow<'static, str>>,
+    /// `/`-separated path, as in [`FieldSpec::path`].
+    pub path: Cow<'static, str>,
+    /// Create missing fields along the path.
+    pub create: bool,
+    /// Whether the spec comes from Kustomize's built-in tables (transformers that apply
+    /// those with their own code apply only the others).
+    pub builtin: bool,
+}
+
+impl From<&FieldSpec> for Spec {
+    fn from(f: &FieldSpec) -> Self {
+        Self {
+            group: f.group.map(Cow::Borrowed),
+            version: f.version.map(Cow::Borrowed),
+            kind: f.kind.map(Cow::Borrowed),
+            path: Cow::Borrowed(f.path),
+            create: f.create,
+            builtin: true,
+        }
+    }
+}
+
+impl Spec {
     /// Whether the spec applies to a resource.
     pub fn selects(&self, res: &Resource) -> bool {
         let (group, version, kind) = res.gvk();
-        self.kind.is_none_or(|k| k == kind)
-            && self.group.is_none_or(|g| g == group)
-            && self.version.is_none_or(|v| v == version)
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.group.as_deref().is_none_or(|g| g == group)
+            && self.version.as_deref().is_none_or(|v| v == version)
+    }
+
+    /// Calls `f` on every value at the path, as [`visit_path`] does.
+    ///
+    /// # Errors
+    /// As [`visit_path`].
+    pub fn visit(
+        &self,
+        value: &mut Value,
+        f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
+    ) -> Result<(), String> {
+        visit_path(value, &self.path, self.create, f)
     }
 }
 
@@ -91,23 +140,11 @@ fn segments(path: &str) -> Vec<String> {
     out
 }
 
-/// Calls `f` on every value at `spec.path` in `value` (a `Null` placeholder when the last
-/// field is missing and `spec.create`). Stops at missing fields otherwise.
+/// Calls `f` on every value at `path` in `value` (a `Null` placeholder when the last field
+/// is missing and `create`). Stops at missing fields otherwise.
 ///
 /// # Errors
 /// What `f` returns, or a path that crosses a scalar.
-pub fn visit(
-    value: &mut Value,
-    spec: &FieldSpec,
-    f: &mut dyn FnMut(&mut Value) -> Result<(), String>,
-) -> Result<(), String> {
-    visit_path(value, spec.path, spec.create, f)
-}
-
-/// [`visit`] with a path and `create` given at run time (the field specs of a plugin config).
-///
-/// # Errors
-/// As [`visit`].
 pub fn visit_path(
     value: &mut Value,
     path: &str,
@@ -188,18 +225,17 @@ mod tests {
     fn walks_lists_and_creates_maps() -> Result<(), String> {
         let mut v = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b", "image": "x"}]}}}});
         let mut seen = Vec::new();
-        visit(
-            &mut v,
-            &FieldSpec::any("spec/template/spec/containers[]/name", false),
-            &mut |n| {
-                seen.push(n.as_str().unwrap_or_default().to_string());
-                Ok(())
-            },
-        )?;
+        Spec::from(&FieldSpec::any(
+            "spec/template/spec/containers[]/name",
+            false,
+        ))
+        .visit(&mut v, &mut |n| {
+            seen.push(n.as_str().unwrap_or_default().to_string());
+            Ok(())
+        })?;
         assert_eq!(seen, ["a", "b"]);
-        visit(
+        Spec::from(&FieldSpec::any("spec/template/metadata/labels", true)).visit(
             &mut v,
-            &FieldSpec::any("spec/template/metadata/labels", true),
             &mut |n| {
                 *n = json!({"app": "x"});
                 Ok(())
@@ -209,11 +245,8 @@ mod tests {
             v["spec"]["template"]["metadata"]["labels"],
             json!({"app": "x"})
         );
-        visit(
-            &mut v,
-            &FieldSpec::any("spec/selector/matchLabels", false),
-            &mut |_| Err("must not be called".into()),
-        )?;
+        Spec::from(&FieldSpec::any("spec/selector/matchLabels", false))
+            .visit(&mut v, &mut |_| Err("must not be called".into()))?;
         assert!(v["spec"].get("selector").is_none());
         Ok(())
     }

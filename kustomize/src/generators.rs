@@ -57,17 +57,17 @@ pub fn generate(
         // As Kustomize: a byte-order mark is dropped from the first line only, and a line
         // with an empty key (`=value`) is skipped like a blank one.
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        for (n, line) in text.lines().enumerate() {
+        for line in text.lines() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some((k, v)) = line.split_once('=') else {
-                return Err(err(format!(
-                    "env file {env:?} line {}: {line:?} is not KEY=VALUE",
-                    n + 1
-                )));
-            };
+            // A line without `=` is a key whose value kubectl takes from its own process
+            // environment; the engine reads no environment, so the value is empty (what
+            // kubectl prints when the variable is unset).
+            let (k, v) = line
+                .split_once('=')
+                .unwrap_or((line.trim_end_matches('\r'), ""));
             if k.is_empty() {
                 continue;
             }

@@ -39,6 +39,8 @@ const SUPPORTED: &[&str] = &[
     "replacements",
     "buildMetadata",
     "crds",
+    "configurations",
+    "openapi",
     "generators",
     "transformers",
     "validators",
@@ -121,11 +123,18 @@ pub struct Kustomization {
     /// Field copies between resources.
     #[serde(default)]
     pub replacements: Vec<super::replacement::ReplacementEntry>,
-    /// OpenAPI definition files for custom types. Read and checked; like Kustomize v5 they
-    /// produce no resources.
+    /// OpenAPI definition files for custom types: the name references, label, annotation
+    /// and identity fields they declare; no resources.
     #[serde(default)]
     pub crds: Vec<String>,
-    /// Build metadata to record on resources (`originAnnotations`).
+    /// Transformer configuration files: field specs added to the built-in tables.
+    #[serde(default)]
+    pub configurations: Vec<String>,
+    /// A schema for strategic merge patches: `path` (a file) or `version`.
+    #[serde(default)]
+    pub openapi: Option<super::openapi::OpenApiField>,
+    /// Build metadata to record on resources (`originAnnotations`, `transformerAnnotations`,
+    /// `managedByLabel`; see [`crate::buildmeta`]). Only the root kustomization's count.
     #[serde(default)]
     pub build_metadata: Vec<String>,
     /// Built-in generator plugin configs (files or inline), run after the generators above.
@@ -155,6 +164,30 @@ pub struct LabelSet {
     /// Also set pod template labels.
     #[serde(default)]
     pub include_templates: bool,
+    /// More places to set the labels (field specs, as a plugin config writes them).
+    #[serde(default)]
+    pub fields: Vec<FieldSpecEntry>,
+}
+
+/// A field spec as `labels[].fields` and plugin configs write it: optional group, version
+/// and kind (empty matches any), a `/`-separated path, and whether to create it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldSpecEntry {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// API version.
+    #[serde(default)]
+    pub version: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// The path.
+    pub path: String,
+    /// Create the field when missing.
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// One entry of `images`.
@@ -172,6 +205,9 @@ pub struct Image {
     /// Replacement digest (wins over the tag).
     #[serde(default)]
     pub digest: Option<String>,
+    /// Appended to the tag when neither `newTag` nor `digest` is set.
+    #[serde(default)]
+    pub tag_suffix: Option<String>,
 }
 
 /// One entry of `replicas`.
@@ -303,8 +339,13 @@ fn canonical_keys(map: &serde_json::Map<String, Value>) -> serde_json::Map<Strin
 /// Malformed YAML (with line and column), unsupported fields, wrong types — each naming the file.
 pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
     let file = path.display().to_string();
-    let value = weir_yaml::from_str(text)
-        .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?;
+    // Kustomize reads the file with sigs.k8s.io/yaml: YAML 1.1 scalars (`n` is false, so a
+    // `namespace: n` fails), and a key written twice takes its later value.
+    let value = weir_yaml::from_str_multi_with(text, true, weir_yaml::DuplicateKeys::LaterWins)
+        .map_err(|e| BuildError::new(&file, format!("malformed YAML: {e}")))?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
     crate::limits::nested(&value, "the kustomization").map_err(|m| BuildError::new(&file, m))?;
     let map = match &value {
         Value::Object(m) => canonical_keys(m),
@@ -327,14 +368,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
             ));
         }
     }
-    for option in &k.build_metadata {
-        if option != "originAnnotations" {
-            return Err(BuildError::new(
-                &file,
-                format!("buildMetadata {option:?} is not supported yet (only originAnnotations)"),
-            ));
-        }
-    }
+    // Unknown `buildMetadata` options are ignored, as kubectl ignores them.
     if let Some(order) = k.sort_options.as_ref().map(|s| s.order.as_str())
         && order != "legacy"
         && order != "fifo"
@@ -342,6 +376,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Kustomization, BuildError> {
         return Err(BuildError::new(
             &file,
             format!("sortOptions.order {order:?} must be legacy or fifo"),
+        ));
+    }
+    if let Some(s) = &k.sort_options
+        && s.order == "fifo"
+        && s.legacy_sort_options.is_some()
+    {
+        return Err(BuildError::new(
+            &file,
+            "sortOptions.legacySortOptions is set but sortOptions.order is fifo, not legacy",
         ));
     }
     Ok(k)

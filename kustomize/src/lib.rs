@@ -14,8 +14,9 @@
 //! variable substitution) and [`overrides`] (a Flux Kustomization spec's fields as a
 //! kustomization on top of its path).
 //!
-//! Pure: the only I/O is reading through a [`FileSystem`]; no Kubernetes client, no async
-//! runtime.
+//! Pure: the only I/O is reading through a [`FileSystem`] and, for remote bases and
+//! resources ([`build_with_remote`]), asking the caller's [`RemoteLoader`] for a fetched tree
+//! or file; no Kubernetes client, no async runtime, no network.
 //!
 //! # Hostile trees
 //!
@@ -44,6 +45,8 @@
 //! on the open handle.
 
 mod builtin;
+mod buildmeta;
+mod configurations;
 mod fieldspec;
 pub mod fs;
 mod generators;
@@ -51,15 +54,18 @@ mod jsonpatch;
 pub mod kustomization;
 pub mod limits;
 mod nameref;
+mod openapi;
 mod order;
 pub mod overrides;
 mod patch;
 mod plugins;
 pub mod postbuild;
+pub mod remote;
 mod replacement;
 mod resource;
 mod smp;
 mod transform;
+mod valueadd;
 mod vars;
 
 use std::path::{Component, Path, PathBuf};
@@ -70,6 +76,7 @@ pub use fs::{DiskFs, FileSystem, MemoryFs};
 pub use kustomization::Kustomization;
 pub use limits::{BuildLimits, MAX_DEPTH, MAX_NESTING};
 pub use overrides::SpecOverrides;
+pub use remote::{RemoteError, RemoteLoader, RepoSpec};
 pub use resource::{ResId, Resource};
 
 use generators::GenKind;
@@ -83,6 +90,22 @@ pub struct BuildError {
     pub file: String,
     /// What is wrong.
     pub message: String,
+    /// What kind of failure it is, for callers that treat some differently.
+    pub kind: ErrorKind,
+}
+
+/// The kind of a [`BuildError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// The tree is wrong (the default).
+    #[default]
+    Build,
+    /// A remote base or resource, and the build fetches none (no [`RemoteLoader`]).
+    RemoteDisabled,
+    /// A remote entry that is malformed, or that its loader refuses to fetch.
+    RemoteInvalid,
+    /// Fetching a remote target failed (unreachable, missing ref, authentication, limits).
+    RemoteFetch,
 }
 
 impl BuildError {
@@ -91,6 +114,38 @@ impl BuildError {
         Self {
             file: file.to_string(),
             message: message.into(),
+            kind: ErrorKind::Build,
+        }
+    }
+
+    /// The same error, of `kind`.
+    #[must_use]
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+/// What every loader of one build shares, remote trees included.
+struct Shared {
+    budget: Budget,
+    vars: vars::Declared,
+    configs: configurations::Accumulated,
+    openapi: std::cell::RefCell<openapi::State>,
+    fetched: std::cell::Cell<usize>,
+    /// The root kustomization's `buildMetadata`.
+    meta: std::cell::Cell<buildmeta::Options>,
+}
+
+impl Shared {
+    fn new(limits: &BuildLimits) -> Self {
+        Self {
+            budget: Budget::new(limits),
+            vars: vars::Declared::default(),
+            configs: configurations::Accumulated::default(),
+            openapi: std::cell::RefCell::default(),
+            fetched: std::cell::Cell::new(0),
+            meta: std::cell::Cell::default(),
         }
     }
 }
@@ -102,19 +157,64 @@ pub(crate) struct Loader<'a> {
     fs: &'a dyn FileSystem,
     root: PathBuf,
     /// What the build has spent of its limits.
-    pub(crate) budget: Budget,
+    pub(crate) budget: &'a Budget,
     /// The `vars` declared so far.
-    vars: vars::Declared,
+    vars: &'a vars::Declared,
+    /// The transformer configurations of the kustomizations being built.
+    pub(crate) configs: &'a configurations::Accumulated,
+    /// The schema strategic merge patches use.
+    openapi: &'a std::cell::RefCell<openapi::State>,
+    /// Fetching remote targets; which remote tree this loader reads, if any.
+    remote: remote::RemoteContext<'a>,
+    /// The root kustomization's `buildMetadata`.
+    pub(crate) meta: &'a std::cell::Cell<buildmeta::Options>,
 }
 
 impl<'a> Loader<'a> {
     /// A loader confined to the root of `fs`.
-    fn new(fs: &'a dyn FileSystem, limits: &BuildLimits) -> Self {
+    fn new(
+        fs: &'a dyn FileSystem,
+        shared: &'a Shared,
+        remote: Option<&'a dyn RemoteLoader>,
+    ) -> Self {
         Self {
             fs,
             root: fs.root().to_path_buf(),
-            budget: Budget::new(limits),
-            vars: vars::Declared::default(),
+            budget: &shared.budget,
+            vars: &shared.vars,
+            configs: &shared.configs,
+            openapi: &shared.openapi,
+            meta: &shared.meta,
+            remote: remote::RemoteContext {
+                loader: remote,
+                fetched: &shared.fetched,
+                label: None,
+                depth: 0,
+            },
+        }
+    }
+
+    /// A loader of the fetched remote tree `fs` of `repo`, sharing this build's budgets.
+    fn remote_child<'b>(&'b self, fs: &'b dyn FileSystem, repo: &RepoSpec) -> Loader<'b> {
+        Loader {
+            fs,
+            root: fs.root().to_path_buf(),
+            budget: self.budget,
+            vars: self.vars,
+            configs: self.configs,
+            openapi: self.openapi,
+            meta: self.meta,
+            remote: remote::RemoteContext {
+                label: Some((
+                    remote::redact(&repo.clone_url),
+                    repo.reference
+                        .as_ref()
+                        .map(|r| format!("?ref={r}"))
+                        .unwrap_or_default(),
+                )),
+                depth: self.remote.depth + 1,
+                ..self.remote.clone()
+            },
         }
     }
 
@@ -148,9 +248,20 @@ impl<'a> Loader<'a> {
     }
 
     fn display(&self, p: &Path) -> String {
-        p.strip_prefix(&self.root)
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|_| p.display().to_string())
+        match (p.strip_prefix(&self.root), &self.remote.label) {
+            (Ok(rel), Some((repo, query))) => format!("{repo}//{}{query}", rel.display()),
+            (Ok(rel), None) => rel.display().to_string(),
+            (Err(_), _) => p.display().to_string(),
+        }
+    }
+
+    /// `dir` as an entry of the stack of kustomizations being loaded: qualified by the
+    /// remote tree it is in, so that directories of different trees never compare equal.
+    fn stack_key(&self, dir: &Path) -> PathBuf {
+        match &self.remote.label {
+            Some(_) => PathBuf::from(self.display(dir)),
+            None => dir.to_path_buf(),
+        }
     }
 
     /// True when the canonical path `p` lies in the root (an in-memory path that climbed
@@ -260,7 +371,27 @@ pub fn build_with_limits(
     synthesize: bool,
     limits: &BuildLimits,
 ) -> Result<Vec<Value>, BuildError> {
-    let loader = Loader::new(fs, limits);
+    build_with_remote(fs, dir, overrides, synthesize, limits, None)
+}
+
+/// [`build_with_limits`], fetching remote bases and resources (see [`remote`]) through
+/// `remote`. Without one (and in every other entry point) a remote entry fails the build
+/// with [`ErrorKind::RemoteDisabled`].
+///
+/// # Errors
+/// As [`build_with_limits`], and remote targets that cannot be fetched
+/// ([`ErrorKind::RemoteFetch`]) or are malformed ([`ErrorKind::RemoteInvalid`]), naming the
+/// entry and the kustomization file listing it.
+pub fn build_with_remote(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    overrides: Option<&Kustomization>,
+    synthesize: bool,
+    limits: &BuildLimits,
+    remote: Option<&dyn RemoteLoader>,
+) -> Result<Vec<Value>, BuildError> {
+    let shared = Shared::new(limits);
+    let loader = Loader::new(fs, &shared, remote);
     let dir = fs
         .canonicalize(dir)
         .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
@@ -322,7 +453,8 @@ pub fn build_resources_with_limits(
     fs: &dyn FileSystem,
     limits: &BuildLimits,
 ) -> Result<Vec<Value>, BuildError> {
-    let loader = Loader::new(fs, limits);
+    let shared = Shared::new(limits);
+    let loader = Loader::new(fs, &shared, None);
     if let Some(m) = resources
         .iter()
         .map(limits::measure)
@@ -348,6 +480,15 @@ pub fn build_resources_with_limits(
         add_unique(&mut out, &mut seen, res, "resources")?;
     }
     let mut stack = vec![dir.clone()];
+    loader.meta.set(buildmeta::Options::of(kustomization));
+    openapi::choose(&loader, &dir, file, kustomization.openapi.as_ref())?;
+    configurations::load(
+        &loader,
+        &dir,
+        file,
+        &kustomization.configurations,
+        &kustomization.crds,
+    )?;
     let out = expand(&loader, &dir, file, None, kustomization, &mut stack, out)?;
     finish(&loader, &dir, out, kustomization.sort_options.as_ref())
 }
@@ -360,15 +501,25 @@ fn finish(
     mut resources: Vec<Resource>,
     sort_options: Option<&kustomization::SortOptions>,
 ) -> Result<Vec<Value>, BuildError> {
+    let meta = loader.meta.get();
+    if meta.origin {
+        for res in &mut resources {
+            annotate_origin(res, dir);
+        }
+    }
+    buildmeta::annotate(meta, dir, &mut resources);
     for res in resources.iter_mut().filter(|r| r.needs_hash) {
         let name = format!("{}-{}", res.name(), generators::content_hash(&res.value));
         res.set_name(&name);
     }
-    nameref::fix(&mut resources).map_err(|m| BuildError::new(&loader.display(dir), m))?;
+    let config = loader.configs.current();
+    nameref::fix(&mut resources, &config.name_reference)
+        .map_err(|m| BuildError::new(&loader.display(dir), m))?;
     vars::resolve(
-        &loader.vars,
+        loader.vars,
+        &config.var_reference,
         &mut resources,
-        &loader.budget,
+        loader.budget,
         &loader.display(dir),
     )?;
     for res in &mut resources {
@@ -437,7 +588,8 @@ fn synthesized(
 /// deeper than [`MAX_DEPTH`] and a spent budget.
 fn enter(loader: &Loader<'_>, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<(), BuildError> {
     let shown = loader.display(dir);
-    if let Some(pos) = stack.iter().position(|d| d == dir) {
+    let key = loader.stack_key(dir);
+    if let Some(pos) = stack.iter().position(|d| *d == key) {
         let cycle: Vec<String> = stack[pos..]
             .iter()
             .chain([&dir.to_path_buf()])
@@ -469,7 +621,7 @@ fn enter(loader: &Loader<'_>, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<()
         .budget
         .kustomization()
         .map_err(|m| BuildError::new(&shown, m))?;
-    stack.push(dir.to_path_buf());
+    stack.push(key);
     Ok(())
 }
 
@@ -487,6 +639,7 @@ fn accumulate(
 ) -> Result<(Box<Kustomization>, Vec<Resource>), BuildError> {
     let (path, file, k) = open_kustomization(loader, dir, stack, as_component)?;
     let resources = expand(loader, dir, &file, Some(&path), &k, stack, resources)?;
+    loader.configs.leave(as_component, &file)?;
     Ok((k, resources))
 }
 
@@ -515,6 +668,9 @@ fn open_kustomization(
     let file = loader.display(&path);
     let text = loader.read_text(&path)?;
     let k = kustomization::parse(&path, &text).map_err(|e| BuildError::new(&file, e.message))?;
+    if stack.len() == 1 {
+        loader.meta.set(buildmeta::Options::of(&k));
+    }
     let is_component = k.kind.as_deref() == Some("Component");
     if as_component && !is_component {
         return Err(BuildError::new(
@@ -529,12 +685,9 @@ fn open_kustomization(
             "is a Component: list it under components, not resources",
         ));
     }
-    for crd in &k.crds {
-        let text = String::from_utf8(loader.read_local(dir, crd)?)
-            .map_err(|_| BuildError::new(&file, format!("crds: {crd:?} is not UTF-8")))?;
-        weir_yaml::from_str(&text)
-            .map_err(|e| BuildError::new(&file, format!("crds: {crd:?}: malformed: {e}")))?;
-    }
+    openapi::choose(loader, dir, &file, k.openapi.as_ref())?;
+    loader.configs.enter(as_component);
+    configurations::load(loader, dir, &file, &k.configurations, &k.crds)?;
     Ok((path, file, Box::new(k)))
 }
 
@@ -570,14 +723,13 @@ fn load_entries(
         add_all(&mut resources, &mut seen, loaded, file)?;
     }
     for entry in &k.components {
+        let taken = std::mem::take(&mut resources);
+        if let Some(target) = remote::parse(entry) {
+            resources = load_remote(loader, file, entry, target, stack, taken, true)?;
+            continue;
+        }
         let comp_dir = entry_dir(loader, dir, file, entry)?;
-        let (_, out) = accumulate(
-            loader,
-            &comp_dir,
-            stack,
-            std::mem::take(&mut resources),
-            true,
-        )?;
+        let (_, out) = accumulate(loader, &comp_dir, stack, taken, true)?;
         resources = out;
     }
     Ok(resources)
@@ -640,6 +792,8 @@ fn transformed(
         &mut resources,
     )?;
     transform::apply(k, loader, dir, &file, &mut resources)?;
+    let kustomization = path.map_or_else(|| dir.join(&file), Path::to_path_buf);
+    buildmeta::record_fields(loader.meta.get(), &kustomization, k, &mut resources);
     plugins::run(
         loader,
         dir,
@@ -656,21 +810,28 @@ fn transformed(
         &k.validators,
         &mut resources,
     )?;
-    vars::declare(&loader.vars, &k.vars, &mut resources, &file)?;
-    if k.build_metadata.iter().any(|o| o == "originAnnotations") {
-        for res in &mut resources {
-            annotate_origin(res, dir);
-        }
-    }
+    vars::declare(loader.vars, &k.vars, &mut resources, &file)?;
     Ok(resources)
 }
 
 const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
 
-/// Records where a resource came from, relative to the kustomization that asks for it.
+/// Records where a resource came from, relative to the root kustomization.
 fn annotate_origin(res: &mut Resource, dir: &Path) {
     let text = match &res.origin {
         Some(resource::Origin::File(path)) => format!("path: {}\n", relative(dir, path)),
+        Some(resource::Origin::Plugin {
+            configured_in,
+            kind,
+            name,
+            namespace,
+        }) => buildmeta::Record {
+            configured_in: configured_in.clone(),
+            kind: kind.clone(),
+            name: name.clone(),
+            namespace: namespace.clone(),
+        }
+        .text(dir, ""),
         Some(resource::Origin::Generator {
             kustomization,
             kind,
@@ -678,6 +839,24 @@ fn annotate_origin(res: &mut Resource, dir: &Path) {
             "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
             relative(dir, kustomization)
         ),
+        Some(resource::Origin::Remote {
+            repo,
+            reference,
+            path,
+            generator,
+        }) => {
+            let reference = reference
+                .as_ref()
+                .map(|r| format!("ref: {r}\n"))
+                .unwrap_or_default();
+            match generator {
+                None => format!("path: {path}\nrepo: {repo}\n{reference}"),
+                Some(kind) => format!(
+                    "repo: {repo}\n{reference}configuredIn: {path}\nconfiguredBy:\n  \
+                     apiVersion: builtin\n  kind: {kind}\n"
+                ),
+            }
+        }
         None => return,
     };
     let meta = resource::metadata(&mut res.value);
@@ -690,7 +869,7 @@ fn annotate_origin(res: &mut Resource, dir: &Path) {
 }
 
 /// `path` relative to `dir`, with `..` where needed.
-fn relative(dir: &Path, path: &Path) -> String {
+pub(crate) fn relative(dir: &Path, path: &Path) -> String {
     let d: Vec<_> = dir.components().collect();
     let p: Vec<_> = path.components().collect();
     let common = d.iter().zip(&p).take_while(|(a, b)| a == b).count();
@@ -716,24 +895,117 @@ fn stringify_annotations(value: &mut Value) {
     }
 }
 
-fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
-        || entry.contains("?ref=")
+/// Loads the remote entry `entry` of the kustomization `file` (a resource, or a component
+/// applied to `resources`) through the build's [`RemoteLoader`]: an HTTP(S) URL that answers
+/// with a file of resources is that file; otherwise the Git repository is fetched and the
+/// kustomization at its path built, confined to the repository, sharing the build's budgets.
+#[inline(never)]
+fn load_remote(
+    loader: &Loader<'_>,
+    file: &str,
+    entry: &str,
+    target: Result<remote::Target, String>,
+    stack: &mut Vec<PathBuf>,
+    resources: Vec<Resource>,
+    as_component: bool,
+) -> Result<Vec<Resource>, BuildError> {
+    let what = if as_component { "component" } else { "resource" };
+    let shown = remote::redact(entry);
+    let err = |kind: ErrorKind, m: &dyn std::fmt::Display| {
+        BuildError::new(file, format!("remote {what} {shown:?}: {m}")).with_kind(kind)
+    };
+    let fetch_err = |e: RemoteError| {
+        let kind = match e {
+            RemoteError::Refused(_) => ErrorKind::RemoteInvalid,
+            _ => ErrorKind::RemoteFetch,
+        };
+        err(kind, &e)
+    };
+    let target = target.map_err(|m| err(ErrorKind::RemoteInvalid, &m))?;
+    let Some(fetcher) = loader.remote.loader else {
+        return Err(err(
+            ErrorKind::RemoteDisabled,
+            &"remote bases and resources are disabled for this build: vendor it into the \
+              repository",
+        ));
+    };
+    loader
+        .remote
+        .admit()
+        .map_err(|m| err(ErrorKind::RemoteInvalid, &m))?;
+    let repo = match target {
+        remote::Target::Git(repo) => repo,
+        remote::Target::Http { url, repo } if !as_component => match (fetcher.file(&url), repo) {
+            (Ok(bytes), repo) => match remote_file(&bytes) {
+                Ok(found) => {
+                    loader.admit(&found, &format!("{file}: {shown}"))?;
+                    return Ok(found);
+                }
+                // As in Kustomize: what is no file of resources may be a repository.
+                Err(m) => repo.ok_or_else(|| err(ErrorKind::Build, &m))?,
+            },
+            (Err(RemoteError::Refused(m)), _) => {
+                return Err(err(ErrorKind::RemoteInvalid, &m));
+            }
+            (Err(_), Some(repo)) => repo,
+            (Err(e), None) => return Err(fetch_err(e)),
+        },
+        remote::Target::Http { repo, .. } => repo.ok_or_else(|| {
+            err(
+                ErrorKind::RemoteInvalid,
+                &"a component must be a directory of a Git repository",
+            )
+        })?,
+    };
+    let fs = fetcher.repository(&repo).map_err(fetch_err)?;
+    let child = loader.remote_child(&*fs, &repo);
+    let dir = child.root.join(&repo.path);
+    let dir = match child.fs.canonicalize(&dir) {
+        Ok(d) if child.inside(&d) && child.fs.is_dir(&d) => d,
+        _ => {
+            return Err(err(
+                ErrorKind::Build,
+                &format!(
+                    "{:?} is not a directory of the repository {}",
+                    repo.path,
+                    repo.display()
+                ),
+            ));
+        }
+    };
+    let (_, mut out) = accumulate(&child, &dir, stack, resources, as_component)?;
+    for res in &mut out {
+        remote_origin(res, &child.root, &repo);
+    }
+    Ok(out)
 }
 
-/// Remote bases and resources are refused, naming the entry (`what`: base or resource).
-fn refuse_remote(entry: &str, what: &str, file: &str) -> Result<(), BuildError> {
-    if is_remote(entry) {
-        return Err(BuildError::new(
-            file,
-            format!("remote {what} {entry:?} is not supported: vendor it into the repository"),
-        ));
-    }
-    Ok(())
+/// The resources of a file fetched from a URL.
+fn remote_file(bytes: &[u8]) -> Result<Vec<Resource>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the file is not UTF-8".to_string())?;
+    parse_resources(text)
+}
+
+/// Rewrites the origin of a resource read or generated in the fetched tree `root` of `repo`
+/// to name the repository, its ref and the path in it.
+fn remote_origin(res: &mut Resource, root: &Path, repo: &RepoSpec) {
+    let (path, generator) = match &res.origin {
+        Some(resource::Origin::File(p)) => (p, None),
+        Some(resource::Origin::Generator {
+            kustomization,
+            kind,
+        }) => (kustomization, Some(*kind)),
+        _ => return,
+    };
+    let Ok(rel) = path.strip_prefix(root) else {
+        return;
+    };
+    res.origin = Some(resource::Origin::Remote {
+        repo: remote::redact(&repo.clone_url),
+        reference: repo.reference.clone(),
+        path: rel.display().to_string(),
+        generator,
+    });
 }
 
 fn entry_dir(
@@ -742,7 +1014,17 @@ fn entry_dir(
     file: &str,
     entry: &str,
 ) -> Result<PathBuf, BuildError> {
-    refuse_remote(entry, "base", file)?;
+    if remote::parse(entry).is_some() {
+        return Err(BuildError::new(
+            file,
+            format!(
+                "component {:?}: remote components are only read from a kustomization's \
+                 components",
+                remote::redact(entry)
+            ),
+        )
+        .with_kind(ErrorKind::RemoteInvalid));
+    }
     let path = loader
         .resolve(dir, entry)
         .map_err(|m| BuildError::new(file, m))?;
@@ -762,6 +1044,9 @@ fn load_entry(
     entry: &str,
     stack: &mut Vec<PathBuf>,
 ) -> Result<Vec<Resource>, BuildError> {
+    if let Some(target) = remote::parse(entry) {
+        return load_remote(loader, file, entry, target, stack, Vec::new(), false);
+    }
     let path = entry_path(loader, dir, file, entry)?;
     if loader.fs.is_dir(&path) {
         let (_, resources) = accumulate(loader, &path, stack, Vec::new(), false)?;
@@ -778,7 +1063,6 @@ fn entry_path(
     file: &str,
     entry: &str,
 ) -> Result<PathBuf, BuildError> {
-    refuse_remote(entry, "resource", file)?;
     if Path::new(entry)
         .components()
         .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
@@ -943,53 +1227,61 @@ fn apply_generated(
                 res.kind()
             ),
         )),
-        ("merge", Some(i)) => {
-            let target = &mut resources[i];
-            for field in ["data", "binaryData"] {
-                if let Some(Value::Object(new)) = res.value.get(field) {
-                    let entry = target.value.as_object_mut().map(|o| {
-                        o.entry(field)
-                            .or_insert_with(|| Value::Object(Default::default()))
-                    });
-                    if let Some(Value::Object(old)) = entry {
-                        old.extend(new.clone());
-                    }
-                }
-            }
-            for field in ["labels", "annotations"] {
-                if let Some(Value::Object(new)) =
-                    res.value.get("metadata").and_then(|m| m.get(field))
-                {
-                    let meta = resource::metadata(&mut target.value);
-                    let entry = meta
-                        .entry(field)
-                        .or_insert_with(|| Value::Object(Default::default()));
-                    if let Value::Object(old) = entry {
-                        old.extend(new.clone());
-                    }
-                }
-            }
-            target.needs_hash = target.needs_hash && res.needs_hash;
-            Ok(())
-        }
-        ("replace", Some(i)) => {
+        // As Kustomize: the new object replaces the old one, keeping the old one's name and
+        // namespace and under its labels and annotations; `merge` keeps its data under too.
+        (behavior @ ("merge" | "replace"), Some(i)) => {
             let target = &mut resources[i];
             let mut value = res.value.clone();
-            resource::metadata(&mut value)
-                .insert("name".into(), Value::String(target.name().to_string()));
-            if !target.namespace().is_empty() {
-                resource::metadata(&mut value).insert(
-                    "namespace".into(),
-                    Value::String(target.namespace().to_string()),
-                );
+            let under = |v: &Value, old: Option<&Value>| match (old, v) {
+                (Some(Value::Object(old)), Value::Object(new)) => {
+                    let mut m = old.clone();
+                    m.extend(new.clone());
+                    Value::Object(m)
+                }
+                _ => v.clone(),
+            };
+            if behavior == "merge" {
+                for field in ["data", "binaryData"] {
+                    if let Some(old) = target.value.get(field) {
+                        let merged = value.get(field).map_or(old.clone(), |v| under(v, Some(old)));
+                        if let Some(o) = value.as_object_mut() {
+                            o.insert(field.into(), merged);
+                        }
+                    }
+                }
             }
+            let old_meta = target.value.get("metadata").cloned().unwrap_or_default();
+            let meta = resource::metadata(&mut value);
+            for field in ["labels", "annotations"] {
+                if let Some(old) = old_meta.get(field) {
+                    let merged = meta.get(field).map_or(old.clone(), |v| under(v, Some(old)));
+                    meta.insert(field.into(), merged);
+                }
+            }
+            meta.insert("name".into(), Value::String(target.name().to_string()));
+            match target.namespace() {
+                "" => meta.remove("namespace"),
+                ns => meta.insert("namespace".into(), Value::String(ns.to_string())),
+            };
             target.value = value;
-            target.needs_hash = res.needs_hash;
+            target.needs_hash = if behavior == "merge" {
+                target.needs_hash && res.needs_hash
+            } else {
+                res.needs_hash
+            };
             Ok(())
         }
-        (other, _) => Err(BuildError::new(
+        // Kustomize reads any other behavior as unspecified, which creates.
+        (_, None) => {
+            resources.push(res);
+            Ok(())
+        }
+        (_, Some(_)) => Err(BuildError::new(
             file,
-            format!("generator behavior {other:?} must be create, merge or replace"),
+            format!(
+                "{} {name:?} already exists: use behavior merge or replace",
+                res.kind()
+            ),
         )),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::builtin::name_references;
+use super::configurations::NameRef;
 use super::resource::{Resource, is_cluster_scoped};
 
 struct Target {
@@ -17,16 +17,17 @@ struct Target {
     cluster_scoped: bool,
 }
 
-/// Rewrites every reference to a renamed resource.
+/// Rewrites every reference to a renamed resource, by the name-reference table `refs` (the
+/// built-in one with what `configurations` and `crds` added).
 ///
 /// # Errors
 /// A reference that could mean more than one resource, naming the referrer and the value.
-pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
-    for reference in name_references() {
+pub(crate) fn fix(resources: &mut [Resource], refs: &[NameRef]) -> Result<(), String> {
+    for reference in refs {
         let targets: Vec<Target> = resources
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.kind() == reference.kind && !r.previous.is_empty())
+            .filter(|(_, r)| reference.selects(r) && !r.previous.is_empty())
             .map(|(index, r)| Target {
                 index,
                 names: r.all_names().map(str::to_string).collect(),
@@ -70,14 +71,14 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), String> {
                 // A binding's `roleRef` names a Role or a ClusterRole as its `kind` says.
                 if spec.path == "roleRef/name"
                     && res.value.pointer("/roleRef/kind").and_then(Value::as_str)
-                        != Some(reference.kind)
+                        != Some(&reference.kind)
                 {
                     continue;
                 }
-                super::fieldspec::visit(&mut res.value, spec, &mut |target| {
+                spec.visit(&mut res.value, &mut |target| {
                     rewrite(
                         target,
-                        reference.kind,
+                        &reference.kind,
                         &by_name,
                         (i, cluster_referrer),
                         &referrer_ns,
@@ -160,6 +161,11 @@ type Referrer = (usize, bool);
 /// Renamed resources of one kind by every name they have had.
 type Index<'a> = HashMap<&'a str, Vec<&'a Target>>;
 
+/// As in Kustomize's ids, no namespace and `default` are the same namespace.
+fn same_ns(a: &str, b: &str) -> bool {
+    a == b || (matches!(a, "" | "default") && matches!(b, "" | "default"))
+}
+
 fn select<'a>(
     targets: &Index<'a>,
     name: &str,
@@ -178,8 +184,8 @@ fn select<'a>(
             // resource of any namespace unless it gives one.
             t.cluster_scoped
                 || (cluster_referrer && ns.is_empty())
-                || t.namespace == ns
-                || t.namespaces.iter().any(|n| n == ns)
+                || same_ns(&t.namespace, ns)
+                || t.namespaces.iter().any(|n| same_ns(n, ns))
         })
         .collect();
     match matches.as_slice() {

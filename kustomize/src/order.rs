@@ -32,6 +32,14 @@ const LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
+fn or(s: &str, none: &str) -> String {
+    if s.is_empty() {
+        none.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// Sorts resources in place.
 pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
     if options.is_some_and(|o| o.order == "fifo") {
@@ -55,17 +63,26 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
     };
     // Kustomize compares kinds by rank, then different GVKs by their `group_version_kind`
     // string (`~G` for the core group, so a kind sorts before a longer kind it prefixes:
-    // `Gateway` before `GatewayClass`), then the same GVK by namespace and name. kubectl
-    // puts the core `v1 Namespace` before namespaces of other groups.
+    // `Gateway` before `GatewayClass`), then the same GVK by namespace and name.
+    // Kustomize's comparison puts the core `v1 Namespace` before a `Namespace` of another
+    // group of the same rank, and otherwise compares GVKs as above. As a sort key: the core
+    // Namespace takes the place just before the first other-group Namespace of its rank.
+    let mut other_ns: std::collections::HashMap<i64, String> = Default::default();
+    for r in resources.iter() {
+        let id = r.id();
+        if id.kind == "Namespace" && !id.group.is_empty() {
+            let gvk = format!("{}_{}_{}", id.group, or(&id.version, "~V"), id.kind);
+            let e = other_ns
+                .entry(rank(&id.kind))
+                .or_insert_with(|| gvk.clone());
+            if gvk < *e {
+                *e = gvk;
+            }
+        }
+    }
     resources.sort_by_cached_key(|r| {
         let id = r.id();
-        let or = |s: &str, none: &str| {
-            if s.is_empty() {
-                none.to_string()
-            } else {
-                s.to_string()
-            }
-        };
+        let rank = rank(&id.kind);
         let core_namespace = id.kind == "Namespace" && id.group.is_empty();
         let gvk = format!(
             "{}_{}_{}",
@@ -73,10 +90,14 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
             or(&id.version, "~V"),
             or(&id.kind, "~K")
         );
+        let (gvk, after) = match other_ns.get(&rank) {
+            Some(first) if core_namespace => (first.clone(), false),
+            _ => (gvk, true),
+        };
         (
-            rank(&id.kind),
-            !core_namespace,
+            rank,
             gvk,
+            after,
             format!("{}|{}", or(&id.namespace, "~X"), id.name),
         )
     });

@@ -116,12 +116,21 @@ fn load(
     }
 }
 
+/// The operations of a JSON 6902 patch, read as sigs.k8s.io/yaml reads them: YAML 1.1, and a
+/// key written twice takes its later value.
+fn json6902_ops(text: &str) -> Result<Value, weir_yaml::YamlError> {
+    let docs = weir_yaml::from_str_multi_with(text, true, weir_yaml::DuplicateKeys::LaterWins)?;
+    Ok(docs.into_iter().next().unwrap_or(Value::Null))
+}
+
 /// The documents of a strategic merge patch. They are read as resources are, except that
 /// a `null` annotation stays `null` (and so deletes the annotation) where a resource would
 /// keep it as the text "null".
 fn patch_documents(text: &str) -> Result<Vec<Value>, weir_yaml::YamlError> {
-    let mut docs = weir_yaml::from_str_multi(text)?;
-    let Ok(plain) = weir_yaml::from_str_yaml11_multi(text) else {
+    // A key written twice keeps its first value, as kyaml finds it.
+    let first = weir_yaml::DuplicateKeys::FirstWins;
+    let mut docs = weir_yaml::from_str_multi_with(text, false, first)?;
+    let Ok(plain) = weir_yaml::from_str_multi_with(text, true, first) else {
         return Ok(docs);
     };
     for (doc, plain) in docs.iter_mut().zip(&plain) {
@@ -200,9 +209,9 @@ pub fn apply_patches(
                     format!("{}: a JSON 6902 patch needs a target", src.label),
                 )
             })?;
-            let ops = weir_yaml::from_str_yaml11(&text)
+            let ops = json6902_ops(&text)
                 .map_err(|e| BuildError::new(file, format!("{}: {e}", src.label)))?;
-            json6902(&src, target, &ops, resources, &loader.budget)?;
+            json6902(&src, target, &ops, resources, loader.budget)?;
             continue;
         }
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
@@ -212,7 +221,8 @@ pub fn apply_patches(
                 &doc,
                 &options,
                 resources,
-                &loader.budget,
+                loader.budget,
+                loader.openapi().as_deref(),
             )?;
         }
     }
@@ -257,7 +267,8 @@ pub fn apply_strategic_merge(
                 &doc,
                 &PatchOptions::default(),
                 resources,
-                &loader.budget,
+                loader.budget,
+                loader.openapi().as_deref(),
             )?;
         }
     }
@@ -288,9 +299,9 @@ pub fn apply_json6902(
             entry.patch.as_deref(),
         )?;
         let src = Source { file, label };
-        let ops = weir_yaml::from_str_yaml11(&text)
+        let ops = json6902_ops(&text)
             .map_err(|e| BuildError::new(file, format!("{}: malformed YAML: {e}", src.label)))?;
-        json6902(&src, &entry.target, &ops, resources, &loader.budget)?;
+        json6902(&src, &entry.target, &ops, resources, loader.budget)?;
     }
     Ok(())
 }
@@ -343,6 +354,7 @@ fn strategic(
     options: &PatchOptions,
     resources: &mut Vec<Resource>,
     budget: &Budget,
+    schema: Option<&super::openapi::Schema>,
 ) -> Result<(), BuildError> {
     let err = |m: String| BuildError::new(src.file, format!("{}: {m}", src.label));
     // Bounds the merge's recursion, which follows the patch.
@@ -386,7 +398,9 @@ fn strategic(
                 obj.remove("apiVersion");
             }
         }
-        match smp::apply(&mut value, &patch).map_err(|m| err(format!("on {}: {m}", res.id())))? {
+        match smp::apply_with(&mut value, &patch, schema)
+            .map_err(|m| err(format!("on {}: {m}", res.id())))?
+        {
             smp::Outcome::Delete => delete.push(i),
             smp::Outcome::Patched => finish(res, value, before, options),
         }
@@ -427,20 +441,19 @@ fn describe(patch: &Value) -> String {
     format!("{kind} {name:?}")
 }
 
-/// Resources a strategic merge patch without target names: same kind (and group), a current
-/// or earlier name equal to the patch's, and its namespace when the patch has one.
+/// Resources a strategic merge patch without target names: same group, version and kind, and
+/// a current or earlier id with the patch's name and namespace (Kustomize's `GetById`).
 fn by_patch_id(patch: &Value, resources: &[Resource]) -> Vec<usize> {
     let kind = patch
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let group = super::resource::split_api_version(
+    let (group, version) = super::resource::split_api_version(
         patch
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default(),
-    )
-    .0;
+    );
     let name = patch
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -454,15 +467,24 @@ fn by_patch_id(patch: &Value, resources: &[Resource]) -> Vec<usize> {
         .enumerate()
         .filter(|(_, r)| {
             let id = r.id();
+            // One of the resource's ids (current or earlier) has the patch's name and
+            // namespace; as in Kustomize's ids, no namespace and `default` are the same.
+            let same_ns = |a: &str| a == ns || (is_default_ns(a) && is_default_ns(ns));
             id.kind == kind
                 && id.group == group
-                && r.all_names().any(|n| n == name)
-                && (ns.is_empty()
-                    || id.namespace == ns
-                    || r.previous.iter().any(|(_, pns)| pns == ns))
+                && id.version == version
+                && r.previous
+                    .iter()
+                    .map(|(n, s)| (n.as_str(), s.as_str()))
+                    .chain(std::iter::once((r.name(), r.namespace())))
+                    .any(|(n, s)| n == name && same_ns(s))
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+fn is_default_ns(ns: &str) -> bool {
+    matches!(ns, "" | "default")
 }
 
 fn compile(pattern: Option<&String>) -> Result<Option<Regex>, String> {

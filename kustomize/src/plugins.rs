@@ -16,18 +16,21 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::fieldspec::visit_path;
+use super::buildmeta::{self, Record};
+use super::fieldspec::{self, visit_path};
 use super::generators::{self, GenKind};
 use super::kustomization::{Generator, Image};
 use super::patch::{self, Json6902Entry, PatchEntry, PatchOptions, Selector};
 use super::replacement::{self, ReplacementEntry};
 use super::resource::{self, Resource};
 use super::transform::{replace_image, rewrite_images};
+use super::valueadd;
 use super::{BuildError, Loader};
 
 /// Which kustomization field the entries come from.
@@ -52,7 +55,7 @@ impl Stage {
 }
 
 /// A plugin config: where it was written, its kind and name, and its own fields.
-struct Config {
+pub(crate) struct Config {
     /// The file the config is in (the kustomization file for an inline config).
     file: String,
     kind: String,
@@ -81,7 +84,10 @@ pub fn run(
         for config in configs(loader, dir, file, stage, entry)? {
             match stage {
                 Stage::Generators => generate(loader, dir, &config, resources)?,
-                Stage::Transformers => transform(loader, dir, &config, resources)?,
+                Stage::Transformers => {
+                    transform(loader, dir, &config, resources)?;
+                    buildmeta::record(loader.meta.get(), &config.record(loader), resources);
+                }
                 Stage::Validators => {
                     return Err(BuildError::new(
                         &config.file,
@@ -170,7 +176,7 @@ fn config(file: &str, stage: Stage, doc: Value) -> Result<Config, BuildError> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let sort = match kind.as_str() {
-        "ConfigMapGenerator" | "SecretGenerator" => Stage::Generators,
+        "ConfigMapGenerator" | "SecretGenerator" | "IAMPolicyGenerator" => Stage::Generators,
         "LabelTransformer"
         | "AnnotationsTransformer"
         | "NamespaceTransformer"
@@ -183,13 +189,19 @@ fn config(file: &str, stage: Stage, doc: Value) -> Result<Config, BuildError> {
         | "PatchJson6902Transformer"
         | "ReplicaCountTransformer"
         | "ReplacementTransformer"
-        | "HashTransformer" => Stage::Transformers,
-        "SortOrderTransformer"
-        | "ValueAddTransformer"
-        | "IAMPolicyGenerator"
-        | "HelmChartInflationGenerator" => {
+        | "HashTransformer"
+        | "ValueAddTransformer" => Stage::Transformers,
+        // Part of Kustomize, but kubectl 1.32 cannot load it from a plugin config.
+        "SortOrderTransformer" => {
             return Err(err(format!(
-                "{field}: built-in plugin {kind} is not supported yet by Weir's Kustomize engine"
+                "{field}: unable to load builtin {kind}: kubectl does not load it from a plugin \
+                 config (use sortOptions)"
+            )));
+        }
+        "HelmChartInflationGenerator" => {
+            return Err(err(format!(
+                "{field}: built-in plugin {kind} is not supported: Helm charts are rendered by \
+                 helm-controller, not inside a kustomization"
             )));
         }
         _ => {
@@ -222,21 +234,8 @@ fn config(file: &str, stage: Stage, doc: Value) -> Result<Config, BuildError> {
     })
 }
 
-/// A field spec as a plugin config writes it: optional group, version and kind (empty
-/// matches any) and a path.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Spec {
-    #[serde(default)]
-    group: String,
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    kind: String,
-    path: String,
-    #[serde(default)]
-    create: bool,
-}
+/// A field spec as a plugin config writes it.
+use super::kustomization::FieldSpecEntry as Spec;
 
 impl Spec {
     fn selects(&self, res: &Resource) -> bool {
@@ -350,8 +349,89 @@ struct ReplacementConfig {
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
+/// `IAMPolicyGenerator`: a Kubernetes ServiceAccount bound to a cloud service account.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct IamConfig {
+    #[serde(default)]
+    cloud: String,
+    #[serde(default)]
+    kubernetes_service: IamKubernetesService,
+    #[serde(default)]
+    service_account: IamServiceAccount,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IamKubernetesService {
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct IamServiceAccount {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    project_id: String,
+}
+
+/// The ServiceAccount of an `IAMPolicyGenerator` (only `cloud: gke` exists). Kustomize
+/// writes the values into a YAML text and reads it back, so they are typed (and may break
+/// it) as YAML scalars: the same is done here.
+fn iam_service_account(c: &Config, cfg: &IamConfig) -> Result<Resource, BuildError> {
+    if cfg.cloud != "gke" {
+        return Err(c.err(format!("cloud provider {:?} not supported yet", cfg.cloud)));
+    }
+    let (ksa, gsa) = (&cfg.kubernetes_service, &cfg.service_account);
+    let mut text = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    \
+         iam.gke.io/gcp-service-account: {}@{}.iam.gserviceaccount.com\n  name: {}\n",
+        gsa.name, gsa.project_id, ksa.name
+    );
+    if !ksa.namespace.is_empty() {
+        text.push_str(&format!("  namespace: {}\n", ksa.namespace));
+    }
+    let value = weir_yaml::from_str(&text).map_err(|e| {
+        c.err(format!(
+            "the generated ServiceAccount is not valid YAML: {e}"
+        ))
+    })?;
+    crate::limits::nested(&value, "the generated ServiceAccount").map_err(|m| c.err(m))?;
+    let res = Resource::new(value);
+    if res.name().is_empty() {
+        return Err(c.err(
+            "missing metadata.name in the generated ServiceAccount (kubernetesService.name)",
+        ));
+    }
+    Ok(res)
+}
+
 impl Config {
-    fn err(&self, m: impl std::fmt::Display) -> BuildError {
+    /// The config as a build-metadata record: where it was written, its kind and name.
+    fn record(&self, loader: &Loader) -> Arc<Record> {
+        Arc::new(Record {
+            configured_in: loader.root.join(&self.file),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+        })
+    }
+
+    /// Where a resource this generator config makes comes from.
+    fn origin(&self, loader: &Loader) -> resource::Origin {
+        resource::Origin::Plugin {
+            configured_in: loader.root.join(&self.file),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    pub(crate) fn err(&self, m: impl std::fmt::Display) -> BuildError {
         BuildError::new(&self.file, format!("{} {:?}: {m}", self.kind, self.name))
     }
 
@@ -474,6 +554,10 @@ fn transform(
             let cfg: ReplacementConfig = c.parse()?;
             replacement::apply(loader, dir, file, &cfg.replacements, resources)
         }
+        "ValueAddTransformer" => {
+            let cfg: valueadd::Config = c.parse()?;
+            valueadd::apply(loader, dir, c, cfg, resources)
+        }
         "HashTransformer" => {
             let _: Empty = c.parse()?;
             // As in Kustomize, the resources keep their mark: the end of the build appends
@@ -486,6 +570,51 @@ fn transform(
         }
         other => Err(c.err(format!("{other} is not a transformer"))),
     }
+}
+
+/// `labels[].fields` of a kustomization: the entry's own field specs, on top of the default
+/// ones. As in Kustomize, a spec naming the same group, version, kind and path as a default
+/// one with another `create` is an error.
+///
+/// # Errors
+/// Conflicting field specs, and a spec path that crosses a scalar or ends at one.
+pub(crate) fn label_fields(
+    loader: &Loader,
+    file: &str,
+    fields: &[Spec],
+    defaults: &[fieldspec::Spec],
+    pairs: &BTreeMap<String, String>,
+    resources: &mut [Resource],
+) -> Result<(), BuildError> {
+    if fields.is_empty() {
+        return Ok(());
+    }
+    for f in fields {
+        let conflict = defaults.iter().any(|d| {
+            d.group.as_deref().unwrap_or_default() == f.group
+                && d.version.as_deref().unwrap_or_default() == f.version
+                && d.kind.as_deref().unwrap_or_default() == f.kind
+                && d.path == f.path.as_str()
+                && d.create != f.create
+        });
+        if conflict {
+            return Err(BuildError::new(
+                file,
+                format!(
+                    "labels: failed to merge labels: conflicting fieldspecs (path {:?}, kind {:?})",
+                    f.path, f.kind
+                ),
+            ));
+        }
+    }
+    let c = Config {
+        file: file.to_string(),
+        kind: "labels".into(),
+        name: "fields".into(),
+        namespace: String::new(),
+        fields: Map::new(),
+    };
+    set_maps(loader, &c, resources, fields, pairs)
 }
 
 /// Sets `pairs` in the map at every spec path (labels, annotations).
@@ -621,6 +750,13 @@ fn generate(
     c: &Config,
     resources: &mut Vec<Resource>,
 ) -> Result<(), BuildError> {
+    if c.kind == "IAMPolicyGenerator" {
+        let cfg: IamConfig = c.parse()?;
+        let mut res = iam_service_account(c, &cfg)?;
+        loader.admit(std::slice::from_ref(&res), &c.file)?;
+        res.origin = Some(c.origin(loader));
+        return crate::apply_generated(resources, res, "create", &c.file);
+    }
     let kind = if c.kind == "ConfigMapGenerator" {
         GenKind::ConfigMap
     } else {
@@ -642,14 +778,7 @@ fn generate(
         .map_err(|e| c.err(format!("invalid plugin config: {e}")))?;
     let mut res = generators::generate(loader, dir, &c.file, kind, &g, None)?;
     loader.admit(std::slice::from_ref(&res), &c.file)?;
-    res.origin = Some(resource::Origin::Generator {
-        kustomization: loader.root.join(&c.file),
-        kind: if kind == GenKind::ConfigMap {
-            "ConfigMapGenerator"
-        } else {
-            "SecretGenerator"
-        },
-    });
+    res.origin = Some(c.origin(loader));
     crate::apply_generated(
         resources,
         res,
@@ -742,6 +871,11 @@ mod tests {
                 "generators: [t.yaml]\n",
                 "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l\n",
                 "is not a generator",
+            ),
+            (
+                "transformers: [t.yaml]\n",
+                "apiVersion: builtin\nkind: SortOrderTransformer\nmetadata:\n  name: s\n",
+                "unable to load builtin SortOrderTransformer",
             ),
             (
                 "validators: [t.yaml]\n",

@@ -117,8 +117,13 @@ pub fn apply(
             ReplacementEntry::File { path } => {
                 let text = String::from_utf8(loader.read_local(dir, path)?)
                     .map_err(|_| err(format!("{path:?} is not UTF-8")))?;
-                let value = weir_yaml::from_str(&text)
-                    .map_err(|e| err(format!("{path:?}: malformed YAML: {e}")))?;
+                // As in kubectl, a key written twice takes its later value.
+                let later = weir_yaml::DuplicateKeys::LaterWins;
+                let value = weir_yaml::from_str_multi_with(&text, false, later)
+                    .map_err(|e| err(format!("{path:?}: malformed YAML: {e}")))?
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Value::Null);
                 let items = if value.is_array() {
                     value
                 } else {
@@ -129,7 +134,7 @@ pub fn apply(
         };
         for r in &list {
             loader.budget.deadline().map_err(err)?;
-            replace(r, resources, &loader.budget).map_err(err)?;
+            replace(r, resources, loader.budget).map_err(err)?;
         }
     }
     Ok(())
@@ -234,7 +239,10 @@ fn replace(r: &Replacement, resources: &mut [Resource], budget: &Budget) -> Resu
 }
 
 /// Writes `value` at a target, keeping a scalar target's type (a number stays a number).
+/// A target that `create` just made has no type: as in Kustomize, a string written there is
+/// typed by its text (`"5432"` becomes the number 5432, `"true"` a boolean).
 fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), String> {
+    let created = target.is_null();
     let value = match (&opts.delimiter, &*target) {
         (Some(d), Value::String(current)) => Value::String(set_part(current, d, opts.index, value)),
         (Some(d), Value::Null) => Value::String(set_part("", d, opts.index, value)),
@@ -251,9 +259,22 @@ fn set(target: &mut Value, value: &Value, opts: &FieldOptions) -> Result<(), Str
         (Value::String(_), Value::Number(_) | Value::Bool(_)) => {
             Value::String(weir_yaml::scalar_text(&value))
         }
+        (Value::Null, Value::String(text)) if created => typed(text).unwrap_or(value),
         _ => value,
     };
     Ok(())
+}
+
+/// The number or boolean a plain scalar `text` reads as, if any (numbers and booleans are
+/// short: longer text is not parsed at all).
+fn typed(text: &str) -> Option<Value> {
+    if text.len() > 64 || text.contains(['\n', '#', ':', '[', '{', '&', '*', '!', '|', '>']) {
+        return None;
+    }
+    match weir_yaml::from_str(text) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_))) => Some(v),
+        _ => None,
+    }
 }
 
 /// `current` split on `delimiter` with part `index` set to `value`, as Kustomize does: an

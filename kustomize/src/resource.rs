@@ -47,6 +47,9 @@ pub struct Resource {
     pub origin: Option<Origin>,
     /// Names of the `vars` whose `objref` is this resource.
     pub vars: Vec<String>,
+    /// The transformers that ran over it, oldest first, kept only when the build records
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub(crate) transformations: Vec<std::sync::Arc<crate::buildmeta::Record>>,
 }
 
 /// Where a resource came from.
@@ -61,6 +64,28 @@ pub enum Origin {
         /// `ConfigMapGenerator` or `SecretGenerator`.
         kind: &'static str,
     },
+    /// Made by a generator plugin (`generators`).
+    Plugin {
+        /// The config's file (the kustomization file for an inline config).
+        configured_in: std::path::PathBuf,
+        /// The plugin kind.
+        kind: String,
+        /// The config's `metadata.name`.
+        name: String,
+        /// The config's `metadata.namespace` (empty when unset).
+        namespace: String,
+    },
+    /// Read or generated in a fetched remote repository.
+    Remote {
+        /// The repository's clone URL (without password).
+        repo: String,
+        /// The ref fetched, if the entry named one.
+        reference: Option<String>,
+        /// The file (or, for a generator, its kustomization file) in the repository.
+        path: String,
+        /// The generator kind, when the resource was generated.
+        generator: Option<&'static str>,
+    },
 }
 
 impl Resource {
@@ -72,6 +97,7 @@ impl Resource {
             needs_hash: false,
             origin: None,
             vars: Vec::new(),
+            transformations: Vec::new(),
         }
     }
 

@@ -12,17 +12,21 @@
 //! `$retainKeys` and `$deleteFromPrimitiveList/…` are not directives and stay in the output
 //! as ordinary keys.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
+use super::openapi::{ListStrategy, Schema};
+
 /// How a list at some path merges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum ListMerge {
     /// Elements are maps identified by this key.
-    Key(&'static str),
+    Key(Cow<'static, str>),
     /// Elements are maps identified by two keys (`containerPort` and `protocol`); Kustomize
     /// merges these in place, puts new elements first and drops patch elements whose first
     /// key matches but whose second does not.
-    Keys(&'static str, &'static str),
+    Keys(Cow<'static, str>, Cow<'static, str>),
     /// A set of scalars (`metadata.finalizers`).
     Primitives,
     /// Replaced wholesale.
@@ -69,17 +73,17 @@ fn list_merge(api_version: &str, kind: &str, path: &str) -> ListMerge {
     if let Some(field) = meta_suffix(path) {
         return match field.as_str() {
             "finalizers" => ListMerge::Primitives,
-            "ownerReferences" => ListMerge::Key("uid"),
+            "ownerReferences" => ListMerge::Key("uid".into()),
             _ => ListMerge::Replace,
         };
     }
     if kind == "Service" && path == "spec/ports" {
-        return ListMerge::Keys("port", "protocol");
+        return ListMerge::Keys("port".into(), "protocol".into());
     }
     if (kind == "MutatingWebhookConfiguration" || kind == "ValidatingWebhookConfiguration")
         && path == "webhooks"
     {
-        return ListMerge::Key("name");
+        return ListMerge::Key("name".into());
     }
     let Some(prefix) = pod_spec_prefix(kind) else {
         return ListMerge::Replace;
@@ -94,9 +98,9 @@ fn list_merge(api_version: &str, kind: &str, path: &str) -> ListMerge {
         | "volumes"
         | "imagePullSecrets"
         | "resourceClaims"
-        | "schedulingGates" => ListMerge::Key("name"),
-        "hostAliases" => ListMerge::Key("ip"),
-        "topologySpreadConstraints" => ListMerge::Key("topologyKey"),
+        | "schedulingGates" => ListMerge::Key("name".into()),
+        "hostAliases" => ListMerge::Key("ip".into()),
+        "topologySpreadConstraints" => ListMerge::Key("topologyKey".into()),
         _ => {
             let Some((parent, field)) = rest.split_once('/') else {
                 return ListMerge::Replace;
@@ -108,10 +112,10 @@ fn list_merge(api_version: &str, kind: &str, path: &str) -> ListMerge {
                 return ListMerge::Replace;
             }
             match field {
-                "ports" => ListMerge::Keys("containerPort", "protocol"),
-                "env" => ListMerge::Key("name"),
-                "volumeMounts" => ListMerge::Key("mountPath"),
-                "volumeDevices" => ListMerge::Key("devicePath"),
+                "ports" => ListMerge::Keys("containerPort".into(), "protocol".into()),
+                "env" => ListMerge::Key("name".into()),
+                "volumeMounts" => ListMerge::Key("mountPath".into()),
+                "volumeDevices" => ListMerge::Key("devicePath".into()),
                 _ => ListMerge::Replace,
             }
         }
@@ -127,11 +131,17 @@ pub enum Outcome {
     Delete,
 }
 
-/// Applies a strategic merge patch to a resource.
+/// Applies a strategic merge patch to a resource, with the merge keys of the Kubernetes
+/// built-in kinds, or those of a custom schema (`openapi:`) when given: it replaces the
+/// built-in one, so kinds it does not describe have no merge keys at all.
 ///
 /// # Errors
 /// An unknown `$patch` directive.
-pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
+pub fn apply_with(
+    target: &mut Value,
+    patch: &Value,
+    schema: Option<&Schema>,
+) -> Result<Outcome, String> {
     let api_version = target
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -148,6 +158,7 @@ pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
     let ctx = Ctx {
         api_version: &api_version,
         kind: &kind,
+        schema,
     };
     match merge_map(t, p, "", &ctx)? {
         MapResult::Keep => Ok(Outcome::Patched),
@@ -158,6 +169,8 @@ pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
 struct Ctx<'a> {
     api_version: &'a str,
     kind: &'a str,
+    /// A custom schema replacing the built-in merge keys.
+    schema: Option<&'a Schema>,
 }
 
 enum MapResult {
@@ -259,7 +272,16 @@ fn merge_list(
             .map(clean)
             .collect();
     }
-    match list_merge(ctx.api_version, ctx.kind, path) {
+    let how = match ctx.schema {
+        Some(schema) => match schema.list_strategy(ctx.api_version, ctx.kind, path) {
+            ListStrategy::Replace => ListMerge::Replace,
+            ListStrategy::Primitives => ListMerge::Primitives,
+            ListStrategy::Key(k) => ListMerge::Key(k.into()),
+            ListStrategy::Keys(a, b) => ListMerge::Keys(a.into(), b.into()),
+        },
+        None => list_merge(ctx.api_version, ctx.kind, path),
+    };
+    match how {
         // kyaml takes a replaced list as the patch wrote it: directives and nulls included.
         ListMerge::Replace => Ok(patch.to_vec()),
         ListMerge::Primitives => {
@@ -279,11 +301,25 @@ fn merge_list(
                     new.push(clean(item)?);
                     continue;
                 };
-                let found = pm.get(first).and_then(|id| {
-                    dest.iter()
-                        .position(|t| t.as_ref().and_then(|t| t.get(first)) == Some(id))
+                let (first, second) = (first.as_ref(), second.as_ref());
+                // As kyaml: an element with both keys equal merges; one whose first key
+                // matches while the second is missing on one side only is dropped; one
+                // whose second key differs from every match is new.
+                let second_of = |i: usize| dest[i].as_ref().and_then(|d| d.get(second));
+                let same_first: Vec<usize> = pm.get(first).map_or_else(Vec::new, |id| {
+                    (0..dest.len())
+                        .filter(|&i| dest[i].as_ref().and_then(|t| t.get(first)) == Some(id))
+                        .collect()
                 });
-                let Some(i) = found else {
+                let exact = same_first
+                    .iter()
+                    .copied()
+                    .find(|&i| second_of(i) == pm.get(second));
+                let loose = same_first
+                    .iter()
+                    .copied()
+                    .find(|&i| second_of(i).is_none() != pm.get(second).is_none());
+                let Some(i) = exact.or(loose) else {
                     new.extend(fresh(pm, path, ctx)?);
                     continue;
                 };
@@ -299,8 +335,7 @@ fn merge_list(
                     }
                     _ => {}
                 }
-                let same_second = dest[i].as_ref().and_then(|d| d.get(second)) == pm.get(second);
-                if !same_second {
+                if exact.is_none() {
                     continue;
                 }
                 if let Some(Value::Object(tm)) = dest[i].as_mut()
@@ -313,6 +348,7 @@ fn merge_list(
             Ok(new)
         }
         ListMerge::Key(key) => {
+            let key = key.as_ref();
             let mut remaining: Vec<Option<Value>> = target.into_iter().map(Some).collect();
             let mut out = Vec::new();
             for item in patch {
@@ -400,7 +436,7 @@ mod tests {
             {"name": "a", "image": "a", "args": ["x"]}, {"name": "b", "image": "b"}, {"name": "c", "image": "c"}]}}}});
         let p = json!({"spec": {"template": {"spec": {"containers": [
             {"name": "c", "image": "c2"}, {"name": "a", "$patch": "delete"}, {"name": "x", "image": "x"}]}}}});
-        apply(&mut d, &p)?;
+        apply_with(&mut d, &p, None)?;
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"],
             json!([{"name": "c", "image": "c2"}, {"name": "x", "image": "x"}, {"name": "b", "image": "b"}])
@@ -411,9 +447,10 @@ mod tests {
     #[test]
     fn custom_resources_replace_lists_and_null_deletes() -> Result<(), String> {
         let mut t = json!({"apiVersion": "example.com/v1", "kind": "Thing", "spec": {"items": [{"name": "a"}], "drop": 1, "keep": 2}});
-        apply(
+        apply_with(
             &mut t,
             &json!({"spec": {"items": [{"name": "b"}], "drop": null}}),
+            None,
         )?;
         assert_eq!(t["spec"], json!({"items": [{"name": "b"}], "keep": 2}));
         Ok(())
@@ -427,7 +464,7 @@ mod tests {
             "template": {"spec": {"containers": [
                 {"name": "a", "$patch": "replace", "image": "ignored"},
                 {"name": "b", "args": ["$patch", {"$patch": "delete"}], "env": [{"name": "E", "$patch": "delete"}]}]}}}});
-        apply(&mut d, &p)?;
+        apply_with(&mut d, &p, None)?;
         assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"],
@@ -440,12 +477,16 @@ mod tests {
     fn delete_and_replace_directives() -> Result<(), String> {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": "2"}});
         assert_eq!(
-            apply(&mut cm.clone(), &json!({"$patch": "delete"}))?,
+            apply_with(&mut cm.clone(), &json!({"$patch": "delete"}), None)?,
             Outcome::Delete
         );
-        apply(&mut cm, &json!({"data": {"$patch": "replace", "c": "3"}}))?;
+        apply_with(
+            &mut cm,
+            &json!({"data": {"$patch": "replace", "c": "3"}}),
+            None,
+        )?;
         assert_eq!(cm["data"], json!({"c": "3"}));
-        assert!(apply(&mut cm, &json!({"$patch": "explode"})).is_err());
+        assert!(apply_with(&mut cm, &json!({"$patch": "explode"}), None).is_err());
         Ok(())
     }
 }

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::builtin;
-use super::fieldspec::{FieldSpec, visit};
+use super::configurations;
+use super::fieldspec::{FieldSpec, Spec};
 use super::kustomization::{Image, Kustomization, Replica};
 use super::limits::Budget;
 use super::patch;
@@ -29,32 +30,37 @@ pub fn apply(
 ) -> Result<(), BuildError> {
     patch::apply_strategic_merge(loader, dir, file, &k.patches_strategic_merge, resources)?;
     patch::apply_patches(loader, dir, file, &k.patches, resources)?;
+    // The field-spec tables accumulated in this kustomization (`configurations`, `crds`).
+    let cfg = loader.configs.current();
     if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
-        namespace(resources, ns, file)?;
+        namespace(resources, ns, file, loader.openapi().as_deref())?;
+        configurations::apply_namespace(&cfg, resources, ns, file)?;
     }
     if let Some(prefix) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         rename(resources, |name| format!("{prefix}{name}"));
+        configurations::apply_affix(&cfg.name_prefix, resources, prefix, "", file)?;
     }
     if let Some(suffix) = k.name_suffix.as_deref().filter(|s| !s.is_empty()) {
         rename(resources, |name| format!("{name}{suffix}"));
+        configurations::apply_affix(&cfg.name_suffix, resources, "", suffix, file)?;
     }
     if !k.common_labels.is_empty() {
         set_maps(
             resources,
-            &builtin::selector_labels(),
+            &cfg.common_labels,
             &k.common_labels,
             file,
             "commonLabels",
-            &loader.budget,
+            loader.budget,
         )?;
     }
     for set in &k.labels {
         let specs = if set.include_selectors {
-            builtin::selector_labels()
+            cfg.common_labels.clone()
         } else if set.include_templates {
-            builtin::template_labels()
+            cfg.template_labels.clone()
         } else {
-            vec![FieldSpec::any("metadata/labels", true)]
+            vec![Spec::from(&FieldSpec::any("metadata/labels", true))]
         };
         set_maps(
             resources,
@@ -62,27 +68,35 @@ pub fn apply(
             &set.pairs,
             file,
             "labels",
-            &loader.budget,
+            loader.budget,
         )?;
+        crate::plugins::label_fields(loader, file, &set.fields, &specs, &set.pairs, resources)?;
     }
     if !k.common_annotations.is_empty() {
         set_maps(
             resources,
-            &builtin::annotations(),
+            &cfg.common_annotations,
             &k.common_annotations,
             file,
             "commonAnnotations",
-            &loader.budget,
+            loader.budget,
         )?;
     }
     patch::apply_json6902(loader, dir, file, &k.patches_json6902, resources)?;
     for r in &k.replicas {
-        replicas(resources, r, file)?;
+        replicas(resources, r, &cfg.replicas, file)?;
     }
     for image in &k.images {
         for res in resources.iter_mut() {
             rewrite_images(&mut res.value, image);
+            // kubectl's image transformer then visits its default field specs, the
+            // containers of a pod spec and of a template's pod spec, a second time: only a
+            // `tagSuffix` (appended again) changes anything there.
+            if image.tag_suffix.as_ref().is_some_and(|s| !s.is_empty()) {
+                suffix_default_paths(&mut res.value, image);
+            }
         }
+        configurations::apply_images(&cfg, resources, image);
     }
     replacement::apply(loader, dir, file, &k.replacements, resources)?;
     Ok(())
@@ -117,7 +131,12 @@ pub(crate) fn set_role_binding_subjects(res: &mut Resource, ns: &str, mode: &str
 ///
 /// # Errors
 /// Two resources that end up with the same id, as Kustomize's "ID conflict".
-fn namespace(resources: &mut [Resource], ns: &str, file: &str) -> Result<(), BuildError> {
+fn namespace(
+    resources: &mut [Resource],
+    ns: &str,
+    file: &str,
+    schema: Option<&super::openapi::Schema>,
+) -> Result<(), BuildError> {
     for res in resources.iter_mut() {
         let (group, _, kind) = res.gvk();
         let group = group.to_string();
@@ -167,6 +186,10 @@ fn namespace(resources: &mut [Resource], ns: &str, file: &str) -> Result<(), Bui
         if (group.is_empty() || res.kind() != "Namespace") && is_cluster_scoped(res.kind()) {
             continue;
         }
+        // A custom `openapi` schema may declare a custom kind cluster-scoped.
+        if schema.is_some_and(|s| s.is_cluster_scoped(&res.value)) {
+            continue;
+        }
         if res.namespace() != ns {
             res.set_namespace(ns);
         }
@@ -207,7 +230,7 @@ pub(crate) fn pairs_size(pairs: &BTreeMap<String, String>) -> u64 {
 
 fn set_maps(
     resources: &mut [Resource],
-    specs: &[FieldSpec],
+    specs: &[Spec],
     pairs: &BTreeMap<String, String>,
     file: &str,
     field: &str,
@@ -216,14 +239,14 @@ fn set_maps(
     let size = pairs_size(pairs);
     for res in resources.iter_mut() {
         let id = res.id();
-        let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(res)).collect();
+        let selected: Vec<&Spec> = specs.iter().filter(|s| s.selects(res)).collect();
         let mut done: Vec<&str> = Vec::new();
         for spec in selected {
-            if done.contains(&spec.path) {
+            if done.contains(&spec.path.as_ref()) {
                 continue;
             }
-            done.push(spec.path);
-            visit(&mut res.value, spec, &mut |target| {
+            done.push(&spec.path);
+            spec.visit(&mut res.value, &mut |target| {
                 if target.is_null() {
                     *target = Value::Object(Map::new());
                 }
@@ -242,20 +265,39 @@ fn set_maps(
     Ok(())
 }
 
-fn replicas(resources: &mut [Resource], r: &Replica, file: &str) -> Result<(), BuildError> {
-    let specs = builtin::replicas();
+fn replicas(
+    resources: &mut [Resource],
+    r: &Replica,
+    specs: &[Spec],
+    file: &str,
+) -> Result<(), BuildError> {
+    let mut found = false;
     for res in resources.iter_mut() {
         if !res.all_names().any(|n| n == r.name) {
             continue;
         }
-        let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(res)).collect();
+        let selected: Vec<&Spec> = specs.iter().filter(|s| s.selects(res)).collect();
+        found |= !selected.is_empty();
         for spec in selected {
-            visit(&mut res.value, spec, &mut |target| {
+            spec.visit(&mut res.value, &mut |target| {
                 *target = Value::from(r.count);
                 Ok(())
             })
             .map_err(|m| BuildError::new(file, format!("replicas: {m}")))?;
         }
+    }
+    if !found {
+        // As kubectl: an entry that changes nothing (no such name, or not a kind with a
+        // replica count) is an error, worded as Kustomize's ReplicaCountTransformer does.
+        return Err(BuildError::new(
+            file,
+            format!(
+                "replicas: resource with name {} does not match a config with the following GVK \
+                 [Deployment.[noVer].[noGrp] StatefulSet.[noVer].[noGrp] ReplicaSet.[noVer].[noGrp] \
+                 ReplicationController.[noVer].[noGrp]]",
+                r.name
+            ),
+        ));
     }
     Ok(())
 }
@@ -263,6 +305,11 @@ fn replicas(resources: &mut [Resource], r: &Replica, file: &str) -> Result<(), B
 /// Rewrites `image` fields of every `containers` and `initContainers` list anywhere in the
 /// object (Kustomize's image transformer does not limit itself to known kinds).
 pub(crate) fn rewrite_images(value: &mut Value, image: &Image) {
+    let matcher = ImageMatcher::new(&image.name);
+    rewrite_images_with(value, image, &matcher);
+}
+
+fn rewrite_images_with(value: &mut Value, image: &Image, matcher: &ImageMatcher) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
@@ -271,56 +318,128 @@ pub(crate) fn rewrite_images(value: &mut Value, image: &Image) {
                 {
                     for item in items.iter_mut() {
                         if let Some(Value::String(current)) = item.get_mut("image")
-                            && let Some(new) = replace_image(current, image)
+                            && let Some(new) = replace_image_with(current, image, matcher)
                         {
                             *current = new;
                         }
                     }
                 }
-                rewrite_images(child, image);
+                rewrite_images_with(child, image, matcher);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_images(i, image)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| rewrite_images_with(i, image, matcher)),
         _ => {}
     }
 }
 
-/// Splits `registry/name:tag@digest` into name, tag and digest.
+/// The second visit of an `images` entry with a `tagSuffix` (see [`apply`]).
+fn suffix_default_paths(value: &mut Value, image: &Image) {
+    let matcher = ImageMatcher::new(&image.name);
+    for path in [&["spec"][..], &["spec", "template", "spec"][..]] {
+        let mut at = Some(&mut *value);
+        for p in path {
+            at = at.and_then(|v| v.get_mut(*p));
+        }
+        let Some(Value::Object(pod)) = at else {
+            continue;
+        };
+        for list in ["containers", "initContainers"] {
+            let Some(Value::Array(items)) = pod.get_mut(list) else {
+                continue;
+            };
+            for item in items.iter_mut() {
+                if let Some(Value::String(current)) = item.get_mut("image")
+                    && let Some(new) = replace_image_with(current, image, &matcher)
+                {
+                    *current = new;
+                }
+            }
+        }
+    }
+}
+
+/// Which images an `images` entry's `name` selects. As in Kustomize, the name is a regular
+/// expression, anchored, that may be followed by a `:tag` and an `@sha256:` digest (so
+/// `nginx` selects `nginx`, `nginx:1`, `nginx@sha256:...` and `nginx:1@sha256:...`, and
+/// `nginx:1` selects `nginx:1@sha256:...`). A name that is not a valid expression selects
+/// nothing.
+struct ImageMatcher(Option<Regex>);
+
+impl ImageMatcher {
+    fn new(name: &str) -> Self {
+        // The name comes from a kustomization: bound the compiled program's size.
+        let re = regex::RegexBuilder::new(&format!(
+            "^(?:{name})(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"
+        ))
+        .size_limit(1 << 20)
+        .build()
+        .ok();
+        ImageMatcher(re)
+    }
+
+    fn matches(&self, image: &str) -> bool {
+        self.0.as_ref().is_some_and(|re| re.is_match(image))
+    }
+}
+
+/// Splits `[host[:port]/]name[:tag][@digest]` into name, tag and digest the way Kustomize
+/// does: after the first `/`, the first `@` starts a digest unless a `:` comes before it,
+/// which starts the tag.
 fn parse_image(s: &str) -> (&str, Option<&str>, Option<&str>) {
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
+    let offset = match s.find('/') {
+        Some(i) if i > 0 => i,
+        _ => 0,
     };
-    // A ':' after the last '/' starts the tag (a ':' before it is a registry port).
-    let slash = rest.rfind('/').map_or(0, |i| i + 1);
-    match rest[slash..].find(':') {
-        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..]), digest),
-        None => (rest, None, digest),
+    let search = &s[offset..];
+    let at = search.find('@').map(|i| i + offset);
+    let colon = search.find(':').map(|i| i + offset);
+    match (colon, at) {
+        (None, None) => (s, None, None),
+        (None, Some(a)) => (&s[..a], None, Some(&s[a + 1..])),
+        (Some(c), Some(a)) if a < c => (&s[..a], None, Some(&s[a + 1..])),
+        (Some(c), Some(a)) => (&s[..c], Some(&s[c + 1..a]), Some(&s[a + 1..])),
+        (Some(c), None) => (&s[..c], Some(&s[c + 1..]), None),
     }
 }
 
 pub(crate) fn replace_image(current: &str, image: &Image) -> Option<String> {
-    let (name, tag, digest) = parse_image(current);
-    if name != image.name {
+    replace_image_with(current, image, &ImageMatcher::new(&image.name))
+}
+
+fn replace_image_with(current: &str, image: &Image, matcher: &ImageMatcher) -> Option<String> {
+    if !matcher.matches(current) {
         return None;
     }
-    let new_name = image.new_name.as_deref().unwrap_or(name);
-    let out = if let Some(d) = &image.digest {
-        format!("{new_name}@{d}")
-    } else if let Some(t) = &image.new_tag {
-        format!("{new_name}:{t}")
-    } else {
-        let mut s = new_name.to_string();
-        if let Some(t) = tag {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
-    };
+    let (name, mut tag, mut digest) = parse_image(current);
+    fn set(o: &Option<String>) -> Option<&str> {
+        o.as_deref().filter(|v| !v.is_empty())
+    }
+    let mut out = set(&image.new_name).unwrap_or(name).to_string();
+    // A new tag or digest replaces both the old tag and digest; empty values change nothing.
+    match (set(&image.new_tag), set(&image.digest)) {
+        (Some(t), Some(d)) => (tag, digest) = (Some(t), Some(d)),
+        (Some(t), None) => (tag, digest) = (Some(t), None),
+        (None, Some(d)) => (tag, digest) = (None, Some(d)),
+        (None, None) => {}
+    }
+    let mut tag = tag.unwrap_or_default().to_string();
+    if set(&image.new_tag).is_none()
+        && set(&image.digest).is_none()
+        && let Some(suffix) = set(&image.tag_suffix)
+    {
+        tag.push_str(suffix);
+        digest = None;
+    }
+    if !tag.is_empty() {
+        out.push(':');
+        out.push_str(&tag);
+    }
+    if let Some(d) = digest.filter(|d| !d.is_empty()) {
+        out.push('@');
+        out.push_str(d);
+    }
     Some(out)
 }
 
@@ -334,6 +453,7 @@ mod tests {
             new_name: new_name.map(Into::into),
             new_tag: tag.map(Into::into),
             digest: digest.map(Into::into),
+            tag_suffix: None,
         }
     }
 
@@ -352,7 +472,7 @@ mod tests {
                 "busybox",
                 &image("busybox", Some("my/busybox"), Some("1"), Some("sha256:abc"))
             ),
-            Some("my/busybox@sha256:abc".into())
+            Some("my/busybox:1@sha256:abc".into())
         );
         assert_eq!(
             replace_image("nginx-extra:1", &image("nginx", None, Some("2"), None)),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::BuildError;
-use super::fieldspec::{self, FieldSpec};
+use super::fieldspec::{FieldSpec, Spec};
 use super::limits::Budget;
 use super::resource::{self, Resource};
 
@@ -152,7 +152,7 @@ impl Var {
 pub(crate) struct Declared(RefCell<Vec<Var>>);
 
 /// The default `varReference` field specs of Kustomize v5: where `$(NAME)` is replaced.
-const VAR_REFERENCE: &[FieldSpec] = &{
+pub(crate) const VAR_REFERENCE: &[FieldSpec] = &{
     const fn k(kind: &'static str, path: &'static str) -> FieldSpec {
         FieldSpec::kind(kind, path, false)
     }
@@ -332,12 +332,14 @@ pub(crate) fn declare(
 }
 
 /// Resolves every declared var from its resource's final state and replaces `$(NAME)` in
-/// Kustomize's var-reference fields of every resource.
+/// the var-reference fields `var_reference` (Kustomize's, with what `configurations` added)
+/// of every resource.
 ///
 /// # Errors
 /// A var tied to no resource, a `fieldref` naming a missing field, and a spent budget.
 pub(crate) fn resolve(
     declared: &Declared,
+    var_reference: &[Spec],
     resources: &mut [Resource],
     budget: &Budget,
     file: &str,
@@ -373,9 +375,9 @@ pub(crate) fn resolve(
         }
     }
     for res in resources.iter_mut() {
-        let specs: Vec<&FieldSpec> = VAR_REFERENCE.iter().filter(|s| s.selects(res)).collect();
+        let specs: Vec<&Spec> = var_reference.iter().filter(|s| s.selects(res)).collect();
         for spec in specs {
-            fieldspec::visit(&mut res.value, spec, &mut |node| {
+            spec.visit(&mut res.value, &mut |node| {
                 substitute_node(node, &values, budget)
             })
             .map_err(|m| BuildError::new(file, m))?;

@@ -45,9 +45,8 @@ fn plugins_helm_and_remote_bases_are_refused_with_the_field_and_file() {
         ),
         (
             "components:\n- git@github.com:org/repo.git\n",
-            "remote base",
+            "remote component",
         ),
-        ("openapi:\n  path: schema.json\n", "\"openapi\""),
     ];
     for (k, needle) in cases {
         let err = refused(k);

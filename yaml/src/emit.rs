@@ -2,6 +2,8 @@
 //! natural key order, two-space indentation, sequences not indented under their key,
 //! YAML 1.1-aware quoting, literal blocks for multi-line strings, and folding at 80 columns.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value};
 
 const BEST_WIDTH: usize = 80;
@@ -10,10 +12,7 @@ const INDENT: usize = 2;
 /// Prints one document (without a `---` separator), ending in a newline.
 pub fn to_string(value: &Value) -> String {
     let mut e = Emitter::default();
-    e.node(value, 0, Context::Root);
-    if !e.out.ends_with('\n') {
-        e.out.push('\n');
-    }
+    e.document(value);
     e.out
 }
 
@@ -42,11 +41,14 @@ pub fn to_string_sorted(value: &Value) -> String {
 
 /// Prints documents separated by `---` lines, as `kubectl kustomize` does.
 pub fn to_string_multi(values: &[Value]) -> String {
-    values
-        .iter()
-        .map(to_string)
-        .collect::<Vec<_>>()
-        .join("---\n")
+    let mut e = Emitter::default();
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            e.out.push_str("---\n");
+        }
+        e.document(value);
+    }
+    e.out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ enum Context {
     SeqItem,
 }
 
+/// Writes into one buffer, tracking the column (in characters) for folding. Text is written
+/// in runs, never a character at a time, and nothing is allocated per scalar.
 #[derive(Default)]
 struct Emitter {
     out: String,
@@ -65,22 +69,48 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn write(&mut self, s: &str) {
-        for c in s.chars() {
-            if c == '\n' {
-                self.column = 0;
-            } else {
-                self.column += 1;
-            }
+    /// Writes one document at the end of the buffer (which is empty or ends in a newline),
+    /// ending it with a newline.
+    fn document(&mut self, value: &Value) {
+        self.column = 0;
+        self.node(value, 0, Context::Root);
+        if !self.out.ends_with('\n') {
+            self.out.push('\n');
         }
+    }
+
+    /// Writes text without `\n` (libyaml's writer starts a new column count only there;
+    /// the callers split at line breaks or escape them).
+    fn write_run(&mut self, s: &str) {
+        debug_assert!(!s.contains('\n'));
+        self.column += s.chars().count();
         self.out.push_str(s);
+    }
+
+    /// Writes ASCII text without line breaks.
+    fn write_ascii(&mut self, s: &str) {
+        debug_assert!(s.is_ascii() && !s.contains('\n'));
+        self.column += s.len();
+        self.out.push_str(s);
+    }
+
+    fn spaces(&mut self, n: usize) {
+        const SPACES: &str = "                                                                ";
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(SPACES.len());
+            self.out.push_str(&SPACES[..k]);
+            left -= k;
+        }
+        self.column += n;
     }
 
     fn newline_indent(&mut self, indent: usize) {
         if !self.out.is_empty() && !self.out.ends_with('\n') {
-            self.write("\n");
+            self.out.push('\n');
         }
-        self.write(&" ".repeat(indent));
+        self.column = 0;
+        self.spaces(indent);
     }
 
     /// Writes `value` whose block content is indented by `indent`.
@@ -95,7 +125,7 @@ impl Emitter {
             Value::Number(n) => self.inline(&number(n), ctx),
             Value::String(s) => {
                 if ctx == Context::MapValue {
-                    self.write(" ");
+                    self.write_ascii(" ");
                 }
                 // Scalars nested in a block collection continue one level deeper.
                 self.string(
@@ -109,22 +139,23 @@ impl Emitter {
 
     fn inline(&mut self, text: &str, ctx: Context) {
         if ctx == Context::MapValue {
-            self.write(" ");
+            self.write_ascii(" ");
         }
-        self.write(text);
+        self.write_ascii(text);
     }
 
     fn mapping(&mut self, map: &Map<String, Value>, indent: usize, ctx: Context) {
-        let mut keys: Vec<&String> = map.keys().collect();
-        keys.sort_by(|a, b| natural_order(a, b));
-        for (i, key) in keys.into_iter().enumerate() {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        // Byte order (the map's) mostly agrees with the natural order already, which the
+        // stable sort finds in one pass.
+        entries.sort_by(|a, b| natural_order(a.0, b.0));
+        for (i, (key, value)) in entries.into_iter().enumerate() {
             // The first key of a sequence item shares the `- ` line.
             if !(i == 0 && ctx == Context::SeqItem) {
                 self.newline_indent(indent);
             }
             self.string(key, indent, true);
-            self.write(":");
-            let value = &map[key];
+            self.write_ascii(":");
             match value {
                 Value::Object(m) if !m.is_empty() => {
                     self.mapping(m, indent + INDENT, Context::MapValue)
@@ -141,23 +172,16 @@ impl Emitter {
             if !(i == 0 && ctx == Context::SeqItem) {
                 self.newline_indent(indent);
             }
-            self.write("-");
+            self.write_ascii("- ");
             match item {
                 Value::Object(m) if !m.is_empty() => {
-                    self.write(" ");
                     self.mapping(m, indent + INDENT, Context::SeqItem);
                 }
                 Value::Array(a) if !a.is_empty() => {
-                    self.write(" ");
                     self.sequence(a, indent + INDENT, Context::SeqItem);
                 }
-                _ => {
-                    self.write(" ");
-                    match item {
-                        Value::String(s) => self.string(s, indent + INDENT, false),
-                        other => self.node(other, indent + INDENT, Context::SeqItem),
-                    }
-                }
+                Value::String(s) => self.string(s, indent + INDENT, false),
+                other => self.node(other, indent + INDENT, Context::SeqItem),
             }
         }
     }
@@ -165,6 +189,12 @@ impl Emitter {
     /// Writes a string scalar in the style yaml.v2 picks. `indent` is where continuation
     /// lines and block content start.
     fn string(&mut self, s: &str, indent: usize, simple_key: bool) {
+        // Most keys and many values are words (`name`, `apps/v1`, `my-app.v2`) that print
+        // as they are: skip the analysis for them.
+        if is_simple_plain(s) {
+            self.write_ascii(s);
+            return;
+        }
         let a = analyze(s);
         let style = if s.contains('\n') {
             Style::Literal
@@ -202,118 +232,177 @@ impl Emitter {
         }
     }
 
+    /// Folds at a space once past [`BEST_WIDTH`], unless the space starts or continues a run
+    /// of spaces.
     fn plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        let chars: Vec<char> = s.chars().collect();
+        let b = s.as_bytes();
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                let next_is_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_is_space {
-                    self.newline_indent(indent);
-                } else {
-                    self.write(" ");
-                }
-                spaces = true;
-            } else {
-                self.write(c.encode_utf8(&mut [0; 4]));
+        let mut start = 0;
+        for i in (0..b.len()).filter(|&i| b[i] == b' ') {
+            if start < i {
+                self.write_run(&s[start..i]);
                 spaces = false;
             }
+            let next_is_space = b.get(i + 1) == Some(&b' ');
+            if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_is_space {
+                self.newline_indent(indent);
+            } else {
+                self.write_ascii(" ");
+            }
+            spaces = true;
+            start = i + 1;
+        }
+        if start < b.len() {
+            self.write_run(&s[start..]);
         }
     }
 
     fn single_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        self.write("'");
-        let chars: Vec<char> = s.chars().collect();
+        self.write_ascii("'");
+        let b = s.as_bytes();
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                let next_is_space = chars.get(i + 1) == Some(&' ');
+        let mut start = 0;
+        for i in (0..b.len()).filter(|&i| matches!(b[i], b' ' | b'\'')) {
+            if start < i {
+                self.write_run(&s[start..i]);
+                spaces = false;
+            }
+            if b[i] == b'\'' {
+                self.write_ascii("''");
+                spaces = false;
+            } else {
+                let next_is_space = b.get(i + 1) == Some(&b' ');
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
                     && i != 0
-                    && i + 1 != chars.len()
+                    && i + 1 != b.len()
                     && !next_is_space
                 {
                     self.newline_indent(indent);
                 } else {
-                    self.write(" ");
+                    self.write_ascii(" ");
                 }
                 spaces = true;
-            } else {
-                if c == '\'' {
-                    self.write("''");
-                } else {
-                    self.write(c.encode_utf8(&mut [0; 4]));
-                }
-                spaces = false;
             }
+            start = i + 1;
         }
-        self.write("'");
+        if start < b.len() {
+            self.write_run(&s[start..]);
+        }
+        self.write_ascii("'");
     }
 
     fn double_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        self.write("\"");
-        let chars: Vec<char> = s.chars().collect();
+        self.write_ascii("\"");
+        let b = s.as_bytes();
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
-                self.write(&escape(c));
+        let mut start = 0;
+        let mut i = 0;
+        while i < b.len() {
+            // ASCII is decided by its byte; other characters are decoded.
+            let (c, len) = if b[i].is_ascii() {
+                (char::from(b[i]), 1)
+            } else {
+                let c = s[i..].chars().next().unwrap_or_default();
+                (c, c.len_utf8())
+            };
+            let escaped = needs_escape(c);
+            if !escaped && c != ' ' {
+                i += len;
+                continue;
+            }
+            if start < i {
+                self.write_run(&s[start..i]);
                 spaces = false;
-            } else if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i != 0
-                    && i + 1 != chars.len()
+            }
+            if escaped {
+                self.write_ascii(&escape(c));
+                spaces = false;
+            } else {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i + 1 != b.len()
                 {
                     self.newline_indent(indent);
-                    if chars.get(i + 1) == Some(&' ') {
-                        self.write("\\");
+                    if b.get(i + 1) == Some(&b' ') {
+                        self.write_ascii("\\");
                     }
                 } else {
-                    self.write(" ");
+                    self.write_ascii(" ");
                 }
                 spaces = true;
-            } else {
-                self.write(c.encode_utf8(&mut [0; 4]));
-                spaces = false;
             }
+            i += len;
+            start = i;
         }
-        self.write("\"");
+        if start < b.len() {
+            self.write_run(&s[start..]);
+        }
+        self.write_ascii("\"");
     }
 
+    /// Every line break (`\r`, NEL and the Unicode separators too) is written as `\n`; empty
+    /// lines get no indentation.
     fn literal(&mut self, s: &str, indent: usize) {
-        self.write("|");
-        let chars: Vec<char> = s.chars().collect();
-        if chars.first().is_some_and(|&c| c == ' ' || is_break(c)) {
-            self.write(&INDENT.to_string());
+        self.write_ascii("|");
+        if s.chars().next().is_some_and(|c| c == ' ' || is_break(c)) {
+            self.write_ascii("2");
         }
-        let last_is_break = chars.last().is_some_and(|&c| is_break(c));
-        if !last_is_break {
-            self.write("-");
-        } else if chars.len() == 1
-            || chars
-                .get(chars.len().wrapping_sub(2))
-                .is_some_and(|&c| is_break(c))
-        {
-            self.write("+");
+        let mut rev = s.chars().rev();
+        let (last, before_last) = (rev.next(), rev.next());
+        if !last.is_some_and(is_break) {
+            self.write_ascii("-");
+        } else if before_last.is_none_or(is_break) {
+            self.write_ascii("+");
         }
-        let mut at_line_start = true;
-        self.write("\n");
-        for c in chars {
-            if is_break(c) {
-                self.write("\n");
-                at_line_start = true;
-            } else {
-                if at_line_start {
-                    self.write(&" ".repeat(indent));
-                    at_line_start = false;
-                }
-                self.write(c.encode_utf8(&mut [0; 4]));
-            }
+        self.out.push('\n');
+        self.column = 0;
+        let mut start = 0;
+        while let Some((i, len)) = next_break(s, start) {
+            self.line(&s[start..i], indent);
+            self.out.push('\n');
+            self.column = 0;
+            start = i + len;
+        }
+        self.line(&s[start..], indent);
+    }
+
+    /// One line of a literal block: indented unless empty.
+    fn line(&mut self, text: &str, indent: usize) {
+        if !text.is_empty() {
+            self.spaces(indent);
+            self.write_run(text);
         }
     }
+}
+
+/// The next line break (as [`is_break`] knows them) at or after byte `from` of `s`: its
+/// offset and length in bytes.
+fn next_break(s: &str, from: usize) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'\n' | b'\r' => return Some((i, 1)),
+            // U+0085, U+2028 and U+2029 (0xC2 and 0xE2 only ever lead a character).
+            0xC2 if b.get(i + 1) == Some(&0x85) => return Some((i, 2)),
+            0xE2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)) => {
+                return Some((i, 3));
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A word that prints plain with no analysis: an ASCII letter, then letters, digits and
+/// `-_./`, and not one of the words YAML 1.1 reads as something else. Every check of
+/// [`analyze`] and [`plain_is_unambiguous`] passes for such a string.
+fn is_simple_plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+        && !is_yaml11_special(s)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -341,7 +430,9 @@ fn is_blank_or_end(c: Option<char>) -> bool {
 }
 
 fn is_printable(c: char) -> bool {
-    matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+    // Characters outside the Basic Multilingual Plane are not printable to kubectl's
+    // emitter: a string holding one is double-quoted with a `\U` escape.
+    matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         && c != '\u{FEFF}'
 }
 
@@ -354,17 +445,29 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let chars: Vec<char> = s.chars().collect();
-    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let block_indicators = s.starts_with("---") || s.starts_with("...");
+    // Most strings are ASCII: reading bytes as characters saves decoding them.
+    if s.is_ascii() {
+        analyze_chars(s.bytes().map(char::from), block_indicators)
+    } else {
+        analyze_chars(s.chars(), block_indicators)
+    }
+}
+
+/// [`analyze`] over the characters of a non-empty string.
+fn analyze_chars(chars: impl Iterator<Item = char>, mut block_indicators: bool) -> Analysis {
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
     let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
         (false, false, false, false);
     let (mut line_breaks, mut special) = (false, false);
     let mut preceded_by_whitespace = true;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = is_blank_or_end(chars.get(i + 1).copied());
-        if i == 0 {
+    let mut chars = chars.peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let followed_by_whitespace = is_blank_or_end(next);
+        if first {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
                 block_indicators = true;
             }
@@ -388,15 +491,15 @@ fn analyze(s: &str) -> Analysis {
         if is_break(c) {
             line_breaks = true;
         }
-        let last = i + 1 == chars.len();
+        let last = next.is_none();
         if c == ' ' {
-            leading_space |= i == 0;
+            leading_space |= first;
             trailing_space |= last;
             break_space |= previous_break;
             previous_space = true;
             previous_break = false;
         } else if is_break(c) {
-            leading_break |= i == 0;
+            leading_break |= first;
             trailing_break |= last;
             space_break |= previous_space;
             previous_break = true;
@@ -406,6 +509,7 @@ fn analyze(s: &str) -> Analysis {
             previous_break = false;
         }
         preceded_by_whitespace = is_blank_or_end(Some(c));
+        first = false;
     }
     let mut a = Analysis {
         multiline: line_breaks,
@@ -436,10 +540,31 @@ fn analyze(s: &str) -> Analysis {
 
 /// yaml.v2 prints a string plain only if YAML 1.1 reads it back as the same string.
 fn plain_is_unambiguous(s: &str) -> bool {
-    if s.is_empty() {
+    if s.is_empty() || is_yaml11_special(s) {
         return false;
     }
-    let yaml11_special = matches!(
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
+        let plain = if s.contains('_') {
+            std::borrow::Cow::Owned(s.replace('_', ""))
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        };
+        if super::read::go_parse_int(&plain).is_some()
+            || super::read::is_yaml_float(&plain)
+            || super::read::timestamp(s).is_some()
+            || is_base60_float(s)
+            || binary_int(&plain)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// The words YAML 1.1 reads as null, booleans, infinities, NaN or the merge key.
+fn is_yaml11_special(s: &str) -> bool {
+    matches!(
         s,
         "~" | "null"
             | "Null"
@@ -479,23 +604,7 @@ fn plain_is_unambiguous(s: &str) -> bool {
             | ".NaN"
             | ".NAN"
             | "<<"
-    );
-    if yaml11_special {
-        return false;
-    }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
-        let plain = s.replace('_', "");
-        if super::read::go_parse_int(&plain).is_some()
-            || super::read::is_yaml_float(&plain)
-            || super::read::timestamp(s).is_some()
-            || is_base60_float(s)
-            || binary_int(&plain)
-        {
-            return false;
-        }
-    }
-    true
+    )
 }
 
 fn binary_int(s: &str) -> bool {
@@ -535,7 +644,15 @@ fn is_base60_float(s: &str) -> bool {
         })
 }
 
-fn escape(c: char) -> String {
+/// Characters a double-quoted scalar writes as escapes.
+fn needs_escape(c: char) -> bool {
+    if c.is_ascii() {
+        return !(' '..='~').contains(&c) || c == '"' || c == '\\';
+    }
+    !is_printable(c) || is_break(c)
+}
+
+fn escape(c: char) -> Cow<'static, str> {
     match c {
         '\0' => "\\0".into(),
         '\u{7}' => "\\a".into(),
@@ -552,72 +669,95 @@ fn escape(c: char) -> String {
         '\u{A0}' => "\\_".into(),
         '\u{2028}' => "\\L".into(),
         '\u{2029}' => "\\P".into(),
-        c if (c as u32) <= 0xFF => format!("\\x{:02X}", c as u32),
-        c if (c as u32) <= 0xFFFF => format!("\\u{:04X}", c as u32),
-        c => format!("\\U{:08X}", c as u32),
+        c if (c as u32) <= 0xFF => Cow::Owned(format!("\\x{:02X}", c as u32)),
+        c if (c as u32) <= 0xFFFF => Cow::Owned(format!("\\u{:04X}", c as u32)),
+        c => Cow::Owned(format!("\\U{:08X}", c as u32)),
     }
 }
 
 /// yaml.v2's key order: runs of digits compare as numbers, letters sort after other
 /// characters at the first difference.
 pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        natural_order_of(a.as_bytes(), b.as_bytes())
+    } else {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        natural_order_of(&ar, &br)
+    }
+}
+
+/// A character of a key as [`natural_order`] sees it: bytes of ASCII keys, `char`s of others.
+trait Unit: Copy + Ord {
+    fn is_letter(self) -> bool;
+    /// The decimal digit's value.
+    fn digit(self) -> Option<u8>;
+}
+
+impl Unit for u8 {
+    fn is_letter(self) -> bool {
+        self.is_ascii_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self - b'0')
+    }
+}
+
+impl Unit for char {
+    fn is_letter(self) -> bool {
+        self.is_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self as u8 - b'0')
+    }
+}
+
+fn natural_order_of<T: Unit>(ar: &[T], br: &[T]) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
-    let mut i = 0;
-    while i < ar.len() && i < br.len() {
-        if ar[i] == br[i] {
-            i += 1;
-            continue;
-        }
-        let (al, bl) = (ar[i].is_alphabetic(), br[i].is_alphabetic());
-        if al && bl {
-            return ar[i].cmp(&br[i]);
-        }
-        if al || bl {
-            return if bl {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
-        }
-        // Compare the digit runs starting here numerically; a zero inside a number that
-        // started earlier keeps both sides non-zero so that the run lengths decide.
-        let (mut an, mut bn): (i128, i128) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
-            let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
-                j -= 1;
-                if ar[j] != '0' {
-                    an = 1;
-                    bn = 1;
-                    break;
-                }
-            }
-        }
-        let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .saturating_mul(10)
-                .saturating_add(i128::from(ar[ai] as u8 - b'0'));
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .saturating_mul(10)
-                .saturating_add(i128::from(br[bi] as u8 - b'0'));
-            bi += 1;
-        }
-        if an != bn {
-            return an.cmp(&bn);
-        }
-        if ai != bi {
-            return ai.cmp(&bi);
-        }
+    let Some(i) = ar.iter().zip(br).position(|(a, b)| a != b) else {
+        return ar.len().cmp(&br.len());
+    };
+    let (al, bl) = (ar[i].is_letter(), br[i].is_letter());
+    if al && bl {
         return ar[i].cmp(&br[i]);
     }
-    ar.len().cmp(&br.len())
+    if al || bl {
+        return if bl {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    // Compare the digit runs starting here numerically; a zero inside a number that
+    // started earlier keeps both sides non-zero so that the run lengths decide.
+    let (mut an, mut bn): (i128, i128) = (0, 0);
+    if ar[i].digit() == Some(0) || br[i].digit() == Some(0) {
+        let mut j = i;
+        while j > 0 && ar[j - 1].digit().is_some() {
+            j -= 1;
+            if ar[j].digit() != Some(0) {
+                an = 1;
+                bn = 1;
+                break;
+            }
+        }
+    }
+    let run = |units: &[T], n: &mut i128| {
+        let mut k = i;
+        while let Some(d) = units.get(k).and_then(|u| u.digit()) {
+            *n = n.saturating_mul(10).saturating_add(i128::from(d));
+            k += 1;
+        }
+        k
+    };
+    let (ai, bi) = (run(ar, &mut an), run(br, &mut bn));
+    if an != bn {
+        return an.cmp(&bn);
+    }
+    if ai != bi {
+        return ai.cmp(&bi);
+    }
+    ar[i].cmp(&br[i])
 }
 
 /// A number as JSON (Go's encoding) then yaml.v2 print it: integral values as integers,

@@ -16,6 +16,7 @@
 //! Merge keys (`<<`) follow Kustomize: the mapping's own keys win wherever they are written,
 //! and of a sequence of merged mappings the earlier wins.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle};
@@ -94,9 +95,45 @@ pub const MAX_ALIAS_EXPANSION: usize = 100_000;
 /// over all its documents together: an alias of a long string copies the whole string.
 pub const MAX_ALIAS_EXPANSION_BYTES: usize = 16 * 1024 * 1024;
 
+/// What the reader does with a mapping key written twice in one mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// An error, as yaml.v3 reports it (the default of every reader here).
+    #[default]
+    Refuse,
+    /// The later value replaces the earlier one, as yaml.v2 and sigs.k8s.io/yaml read
+    /// (Kustomize reads kustomization files this way).
+    LaterWins,
+    /// The earlier value is kept, as kyaml's field lookup finds it (Kustomize reads strategic
+    /// merge patches this way).
+    FirstWins,
+}
+
+/// [`from_str_multi`] (or, with `yaml11`, [`from_str_yaml11_multi`]) with `duplicates`
+/// deciding what a repeated mapping key means.
+///
+/// # Errors
+/// Syntax errors, and duplicate keys with [`DuplicateKeys::Refuse`], with line and column.
+pub fn from_str_multi_with(
+    text: &str,
+    yaml11: bool,
+    duplicates: DuplicateKeys,
+) -> Result<Vec<Value>, YamlError> {
+    parse_with(text, yaml11, duplicates)
+}
+
 fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
+    parse_with(text, yaml11, DuplicateKeys::Refuse)
+}
+
+fn parse_with(
+    text: &str,
+    yaml11: bool,
+    duplicates: DuplicateKeys,
+) -> Result<Vec<Value>, YamlError> {
     let mut builder = Builder {
         yaml11,
+        duplicates,
         ..Default::default()
     };
     // The parser's own nesting limits (255 by default) are raised to ours, which the builder
@@ -180,6 +217,7 @@ struct Builder {
     position: (usize, usize),
     root: Option<Value>,
     yaml11: bool,
+    duplicates: DuplicateKeys,
     /// Nodes decoded in this document, and how many of them came through aliases
     /// (yaml.v3's `decodeCount` and `aliasCount`).
     decoded: usize,
@@ -298,27 +336,11 @@ impl Builder {
                             merge_key,
                             ..Default::default()
                         };
-                        return self.node(Value::String(text.to_string()), anchor, info);
+                        return self.node(Value::String(text.into_owned()), anchor, info);
                     }
                     m => m,
                 };
-                let mut value = resolve(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
-                // Kustomize rewrites top-level annotations as strings from their source text
-                // (`2` stays "2", `0755` stays "0755"), so keep that text here.
-                if !self.yaml11 && !value.is_string() && tag.is_none() && self.in_annotations() {
-                    value = Value::String(text.to_string());
-                }
-                if self.yaml11 && style == ScalarStyle::Plain && tag.is_none() {
-                    value = match text.as_ref() {
-                        // yaml.v2 hands timestamps to an untyped value as their text.
-                        t if timestamp(t).is_some() => Value::String(t.to_string()),
-                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
-                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
-                            Value::Bool(false)
-                        }
-                        _ => value,
-                    };
-                }
+                let value = self.scalar(text, style, tag.as_deref())?;
                 let info = NodeInfo {
                     merge_key,
                     ..Default::default()
@@ -397,6 +419,35 @@ impl Builder {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The value of a scalar (not a merge key).
+    fn scalar(
+        &self,
+        text: Cow<'_, str>,
+        style: ScalarStyle,
+        tag: Option<&str>,
+    ) -> Result<Value, YamlError> {
+        if tag.is_none() && style != ScalarStyle::Plain {
+            // An untagged quoted or block scalar is its text: keep the parser's string (block
+            // scalars and escaped ones are built by the parser) instead of copying it.
+            return Ok(Value::String(text.into_owned()));
+        }
+        let mut value = resolve(&text, style, tag).map_err(|m| self.error(m))?;
+        // Kustomize rewrites top-level annotations as strings from their source text
+        // (`2` stays "2", `0755` stays "0755"), so keep that text here.
+        if !self.yaml11 && !value.is_string() && tag.is_none() && self.in_annotations() {
+            value = Value::String(text.into_owned());
+        } else if self.yaml11 && style == ScalarStyle::Plain && tag.is_none() {
+            value = match text.as_ref() {
+                // yaml.v2 hands timestamps to an untyped value as their text.
+                t if timestamp(t).is_some() => Value::String(t.to_string()),
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Value::Bool(false),
+                _ => value,
+            };
+        }
+        Ok(value)
     }
 
     /// True when the next node is a key of the innermost mapping.
@@ -480,7 +531,7 @@ impl Builder {
                             Key::Merge
                         }
                         Some(false) => Key::Drop,
-                        None => Key::Plain(key_string(&value).map_err(at)?),
+                        None => Key::Plain(key_string(value).map_err(at)?),
                     });
                 }
                 Some(Key::Drop) => {}
@@ -491,7 +542,13 @@ impl Builder {
                 }
                 Some(Key::Plain(k)) => {
                     if map.contains_key(&k) {
-                        return Err(at(format!("mapping key {k:?} already defined")));
+                        match self.duplicates {
+                            DuplicateKeys::Refuse => {
+                                return Err(at(format!("mapping key {k:?} already defined")));
+                            }
+                            DuplicateKeys::FirstWins => return Ok(()),
+                            DuplicateKeys::LaterWins => {}
+                        }
                     }
                     *height = (*height).max(info.height + 1);
                     map.insert(k, value);
@@ -522,9 +579,9 @@ fn merge_sources(value: Value, alias: bool) -> Result<Vec<Map<String, Value>>, S
 /// A scalar key as text. Go cannot use a mapping or sequence as a key ("invalid map key"),
 /// and writing one as JSON would grow exponentially with nesting (each level escapes the
 /// quotes of the level inside), so such keys are refused.
-fn key_string(value: &Value) -> Result<String, String> {
+fn key_string(value: Value) -> Result<String, String> {
     match value {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => Ok(s),
         Value::Null => Ok("null".into()),
         Value::Array(_) => Err("invalid map key: a sequence cannot be a key".into()),
         Value::Object(_) => Err("invalid map key: a mapping cannot be a key".into()),
@@ -582,7 +639,7 @@ fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, S
 }
 
 /// yaml.v3's implicit resolution of a plain scalar.
-pub(crate) fn resolve_plain(text: &str) -> Value {
+pub fn resolve_plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -1081,5 +1138,15 @@ pub(crate) mod tests {
         let dup = from_str("a: 1\na: 2\n").expect_err("duplicate");
         assert_eq!(dup.line, 2, "{dup}");
         assert!(dup.message.contains("\"a\" already defined"), "{dup}");
+    }
+
+    #[test]
+    fn repeated_keys_can_keep_the_later_or_the_earlier_value() {
+        let text = "a: 1\nm: {x: 1, x: 2}\na: 2\n";
+        let later = from_str_multi_with(text, false, DuplicateKeys::LaterWins).expect("later");
+        assert_eq!(later, vec![serde_json::json!({"a": 2, "m": {"x": 2}})]);
+        let first = from_str_multi_with(text, true, DuplicateKeys::FirstWins).expect("first");
+        assert_eq!(first, vec![serde_json::json!({"a": 1, "m": {"x": 1}})]);
+        assert!(from_str_multi_with(text, false, DuplicateKeys::Refuse).is_err());
     }
 }
