@@ -10,7 +10,20 @@ fn weir(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
         .expect("running weir")
 }
 
+/// A Git work tree with `base/` and `overlay/` (which names `../base`).
 fn tree() -> tempfile::TempDir {
+    let dir = plain_tree();
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path())
+        .status()
+        .expect("git init");
+    assert!(init.success());
+    dir
+}
+
+/// [`tree`] outside any Git work tree.
+fn plain_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("base");
     std::fs::create_dir_all(&base).expect("mkdir");
@@ -79,4 +92,137 @@ fn errors_go_to_stderr_with_a_non_zero_exit() {
         err.contains("missing.yaml") && err.contains("overlay/kustomization.yaml"),
         "{err}"
     );
+}
+
+const PROD_CM: &str =
+    "apiVersion: v1\ndata:\n  \"on\": \"on\"\nkind: ConfigMap\nmetadata:\n  name: prod-cm\n";
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_default_root_is_the_work_tree_of_path_from_any_directory() {
+    let dir = tree();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let overlay = dir.path().join("overlay");
+    let base = dir.path().join("base");
+    let absolute = overlay.display().to_string();
+    // (cwd, PATH) pairs kubectl accepts: absolute, relative from elsewhere, `.`, `..`-laden.
+    let relative = format!("{}/overlay", pathdiff(elsewhere.path(), dir.path()));
+    let cases: Vec<(&std::path::Path, &str)> = vec![
+        (elsewhere.path(), absolute.as_str()),
+        (std::path::Path::new("/"), absolute.as_str()),
+        (elsewhere.path(), relative.as_str()),
+        (overlay.as_path(), "."),
+        (base.as_path(), "../overlay"),
+    ];
+    for (cwd, path) in cases {
+        let out = weir(&["build", "kustomization", path], cwd);
+        assert_eq!(ok(&out), PROD_CM, "from {} with {path}", cwd.display());
+    }
+}
+
+/// `to` relative to `from` (both absolute), with `..`.
+fn pathdiff(from: &std::path::Path, to: &std::path::Path) -> String {
+    let from = from.canonicalize().expect("exists");
+    let to = to.canonicalize().expect("exists");
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().to_string()),
+    );
+    parts.join("/")
+}
+
+#[test]
+fn outside_a_work_tree_the_root_is_path_itself_unless_given() {
+    let dir = plain_tree();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let overlay = dir.path().join("overlay").display().to_string();
+    let out = weir(&["build", "kustomization", &overlay], elsewhere.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside the build root"), "{err}");
+    let root = dir.path().display().to_string();
+    let out = weir(
+        &["build", "kustomization", &overlay, "--root", &root],
+        elsewhere.path(),
+    );
+    assert_eq!(ok(&out), PROD_CM);
+    let base = dir.path().join("base").display().to_string();
+    let out = weir(&["build", "kustomization", &base], elsewhere.path());
+    assert!(ok(&out).contains("name: cm"));
+}
+
+#[test]
+fn remote_bases_are_fetched_unless_refused() {
+    // A `file://` repository: the CLI builds remote bases as kubectl does.
+    let repo = tree();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .expect("git");
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["add", "."]);
+    git(&["commit", "-qm", "init"]);
+    git(&["tag", "v1"]);
+    let app = plain_tree();
+    let entry = format!("file://{}//overlay?ref=v1", repo.path().display());
+    std::fs::write(
+        app.path().join("overlay/kustomization.yaml"),
+        format!("resources:\n- {entry}\nnamePrefix: app-\n"),
+    )
+    .expect("write");
+    let overlay = app.path().join("overlay").display().to_string();
+    let out = weir(&["build", "kustomization", &overlay], app.path());
+    assert!(ok(&out).contains("name: app-prod-cm"));
+
+    let out = weir(
+        &["build", "kustomization", &overlay, "--no-remote-bases"],
+        app.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("kustomization.yaml: remote resource {entry:?}"))
+            && err.contains("disabled"),
+        "{err}"
+    );
+
+    std::fs::write(
+        app.path().join("overlay/kustomization.yaml"),
+        format!(
+            "resources:\n- file://{}//overlay?ref=no-such-ref\n",
+            repo.path().display()
+        ),
+    )
+    .expect("write");
+    let out = weir(&["build", "kustomization", &overlay], app.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no ref \"no-such-ref\""), "{err}");
+
+    // A remote target as PATH, like `kubectl kustomize <url>`.
+    let out = weir(&["build", "kustomization", &entry], app.path());
+    assert_eq!(ok(&out), PROD_CM);
 }

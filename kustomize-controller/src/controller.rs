@@ -49,6 +49,11 @@ pub const GROUP: &str = "kustomize.weir.dev";
 pub struct Settings {
     /// Refuse sources in other namespaces.
     pub no_cross_namespace_refs: bool,
+    /// Refuse remote bases and resources (`--no-remote-bases`); when false they are fetched
+    /// into a cache of each build under `remote_dir`.
+    pub no_remote_bases: bool,
+    /// Where builds fetch remote bases (a fresh folder per build, removed after it).
+    pub remote_dir: PathBuf,
 }
 
 /// Everything a reconcile needs.
@@ -347,15 +352,32 @@ async fn build(
         deadline: Some(Instant::now() + timeout),
         ..Default::default()
     };
+    let remote = (!ctx.settings.no_remote_bases).then(|| ctx.settings.remote_dir.clone());
     let objects = tokio::task::spawn_blocking(move || {
         let fs = weir_kustomize::DiskFs::new(&root).map_err(|e| {
             weir_kustomize::BuildError::new(&root.display().to_string(), format!("build root: {e}"))
         })?;
-        weir_kustomize::build_with_limits(&fs, &dir, Some(&overrides), true, &limits)
+        let Some(remote_dir) = remote else {
+            return weir_kustomize::build_with_limits(&fs, &dir, Some(&overrides), true, &limits);
+        };
+        // Each build fetches into its own cache, removed when the build ends.
+        let cache = std::fs::create_dir_all(&remote_dir)
+            .and_then(|()| tempfile_in(&remote_dir))
+            .map_err(|e| {
+                weir_kustomize::BuildError::new(
+                    &remote_dir.display().to_string(),
+                    format!("remote bases cache: {e}"),
+                )
+            })?;
+        let loader = weir_remote::GitLoader::new(weir_remote::Options {
+            cache_dir: cache.path().to_path_buf(),
+            ..Default::default()
+        });
+        weir_kustomize::build_with_remote(&fs, &dir, Some(&overrides), true, &limits, Some(&loader))
     })
     .await
     .map_err(|e| failed(e.to_string()))?
-    .map_err(|e| failed(format!("kustomize build of {path:?} failed: {e}")))?;
+    .map_err(|e| build_failed(&path, &e))?;
     let mut objects = match &spec.post_build {
         Some(pb) => {
             let vars = substitution_vars(obj, ctx, pb).await?;
@@ -368,6 +390,31 @@ async fn build(
         .policy()
         .stamp_owner(&mut objects, &Owner::of(obj));
     Ok(objects)
+}
+
+/// A fresh folder in `dir`, removed when dropped.
+fn tempfile_in(dir: &Path) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("build-").tempdir_in(dir)
+}
+
+/// A failed build as a reconcile error: remote entries refused by `--no-remote-bases` or
+/// malformed stall (the source must change); anything else is retried.
+fn build_failed(path: &str, e: &weir_kustomize::BuildError) -> ReconcileError {
+    use weir_kustomize::ErrorKind;
+    let message = format!("kustomize build of {path:?} failed: {e}");
+    match e.kind {
+        ErrorKind::RemoteDisabled => ReconcileError::stalled(
+            kreasons::BUILD_FAILED,
+            format!(
+                "{message} (kustomize-controller runs with --no-remote-bases: remote bases \
+                 and resources are refused)"
+            ),
+        ),
+        ErrorKind::RemoteInvalid => ReconcileError::stalled(kreasons::BUILD_FAILED, message),
+        ErrorKind::Build | ErrorKind::RemoteFetch => {
+            ReconcileError::transient(kreasons::BUILD_FAILED, message)
+        }
+    }
 }
 
 /// Variables from `substituteFrom` (in order) then `substitute`.

@@ -32,6 +32,11 @@ pub struct Flags {
     /// Refuse sourceRefs to other namespaces.
     #[arg(long, env = "WEIR_NO_CROSS_NAMESPACE_REFS")]
     pub no_cross_namespace_refs: bool,
+    /// Refuse remote bases and resources (Git repositories and file URLs in `resources`,
+    /// `bases` and `components`): such a build stalls with reason BuildFailed. By default
+    /// they are fetched, as Flux does.
+    #[arg(long, env = "WEIR_NO_REMOTE_BASES")]
+    pub no_remote_bases: bool,
     /// Where downloaded artifacts are unpacked (cached by digest).
     #[arg(
         long,
@@ -109,11 +114,15 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             client.clone(),
             ApplyPolicy::for_group(CONTROLLER_NAME, GROUP),
         ),
-        http: reqwest::Client::builder().build()?,
+        http: weir_shared::tls::client_builder()
+            .build()
+            .context("building the HTTP client for artifact downloads")?,
         artifacts,
         store: store.clone(),
         settings: Settings {
             no_cross_namespace_refs: flags.no_cross_namespace_refs,
+            no_remote_bases: flags.no_remote_bases,
+            remote_dir: flags.work_dir.join("remote"),
         },
     });
     // A new artifact wakes every Kustomization that uses the repository.
@@ -140,7 +149,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             metadata_changes::<Secret>(client),
             users_of("Secret", store),
         );
-    tracing::info!(work_dir = %flags.work_dir.display(), "kustomize-controller started");
+    tracing::info!(
+        work_dir = %flags.work_dir.display(),
+        no_remote_bases = flags.no_remote_bases,
+        "kustomize-controller started"
+    );
     driver::run_controller(controller, ctx, &process).await;
     process.finish().await
 }

@@ -877,6 +877,24 @@ mod tests {
     }
 
     #[test]
+    fn tables_accumulate_upwards_and_are_bounded() -> Result<(), String> {
+        let acc = Accumulated::default();
+        acc.enter(false);
+        let base = parse_config("commonLabels:\n- {path: spec/a, kind: K}\n")?;
+        acc.add(&base, "base").map_err(|e| e.to_string())?;
+        acc.leave(false, "base").map_err(|e| e.to_string())?;
+        let top = acc.current();
+        assert!(top.common_labels.iter().any(|s| s.path == "spec/a"));
+        let many: String = (0..=MAX_CONFIG_SPECS)
+            .map(|i| format!("- {{path: spec/f{i}, kind: K}}\n"))
+            .collect();
+        let huge = parse_config(&format!("commonAnnotations:\n{many}"))?;
+        let err = acc.add(&huge, "top").expect_err("too many specs");
+        assert!(err.message.contains("MAX_CONFIG_SPECS"), "{err}");
+        Ok(())
+    }
+
+    #[test]
     fn crd_cycles_and_empty_files_fail_instead_of_hanging() {
         let cyclic = r#"{"x.K": {"Schema": {"properties": {"apiVersion": {}, "kind": {}, "metadata": {}, "spec": {"$ref": "x.S"}}}},
             "x.S": {"Schema": {"properties": {"loop": {"$ref": "x.S"}}}}}"#;

@@ -28,12 +28,12 @@ pub struct EventRecorder {
 impl EventRecorder {
     /// A recorder for `controller`; `events_addr` is the notification-controller's address.
     pub fn new(client: Client, controller: &str, events_addr: Option<&str>) -> Self {
-        let sink = events_addr.filter(|a| !a.is_empty()).map(|addr| {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new());
-            (http, addr.to_string())
+        let sink = events_addr.filter(|a| !a.is_empty()).and_then(|addr| {
+            let http = crate::tls::client_builder().timeout(Duration::from_secs(10));
+            http.build()
+                .inspect_err(|e| tracing::error!(error = %e, "not sending events to {addr}"))
+                .ok()
+                .map(|http| (http, addr.to_string()))
         });
         Self {
             client,

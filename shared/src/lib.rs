@@ -1,8 +1,8 @@
 //! The runtime every Weir controller uses: conditions, the one reconcile driver and its
 //! error policy, status patching, events, leader election, metrics, health endpoints, flags,
 //! logging, artifact storage, serving, fetch and the unpack cache, safe untar, the
-//! kind-agnostic server-side apply engine, inventories, kstatus health and dependency
-//! readiness.
+//! kind-agnostic server-side apply engine, inventories, kstatus health, dependency
+//! readiness and the roots HTTPS clients trust.
 
 pub mod apply;
 pub mod archive;
@@ -24,6 +24,7 @@ pub mod reconcile;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod untar;
 pub mod watch;
 

@@ -689,16 +689,20 @@ fn connect<'r>(
     let timeout = req.timeout;
     let backend = gix::protocol::transport::client::blocking_io::http::reqwest::Options {
         configure_client: Some(Box::new(move |builder| {
-            let mut builder = builder.timeout(timeout);
-            if let Some(pem) = &ca {
-                let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            let extra = match &ca {
+                Some(pem) => reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                     gix::error::ErrorExt::raise_erased(gix::error::message!(
                         "ca.crt is not a valid PEM certificate bundle: {e}"
                     ))
-                })?;
-                builder = builder.tls_certs_merge(certs);
-            }
-            Ok(builder)
+                })?,
+                None => Vec::new(),
+            };
+            // The process's roots plus the Secret's ca.crt: never fails for lack of system
+            // roots, so plain HTTP and own-CA servers work from a FROM-scratch image.
+            Ok(weir_shared::tls::trust_blocking(
+                builder.timeout(timeout),
+                extra,
+            ))
         })),
         configure_request: None,
     };

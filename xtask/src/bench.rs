@@ -1,6 +1,6 @@
 //! Benchmarks that compare Weir with the reference tool in the same run and print ratios.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -14,7 +14,8 @@ pub enum Which {
     /// source-controller's fetch + package of a 5,000-file repository versus
     /// `git clone --depth 1` + `tar czf`.
     Source,
-    /// `weir build kustomization` versus `kubectl kustomize` on 2,020 resources in 20 overlays.
+    /// `weir build kustomization` versus `kubectl kustomize` on 2,020 resources in 20
+    /// overlays, and on a CRD-heavy tree of about 5 MB.
     Kustomize,
     /// kustomize-controller: 100 and 500 Kustomizations of 4 objects to Ready, and one of
     /// 1,000 objects versus `kubectl apply --server-side`.
@@ -255,56 +256,63 @@ fn make_kustomize_tree(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn kustomize() -> anyhow::Result<()> {
-    util::ensure_debian_packages(&["time"])?;
-    let root = workspace_root();
-    util::run(Command::new(env!("CARGO")).current_dir(&root).args([
-        "build",
-        "--release",
-        "--package",
-        "weir-cli",
-    ]))?;
-    let weir = root.join("target/release/weir");
-    let work = tempfile_path("kustomize")?;
-    let _ = std::fs::remove_dir_all(&work);
-    make_kustomize_tree(&work)?;
-    let top = work.join("top");
-    let ours = Command::new(&weir)
+/// One tree measured: both tools' medians and peaks, and what the build printed.
+struct Compared {
+    docs: usize,
+    out_bytes: usize,
+    weir: (f64, u64),
+    kubectl: (f64, u64),
+}
+
+/// Builds `dir` (under `root`) with both tools, refuses to go on unless their outputs are
+/// byte-identical, then times `runs` alternating runs of each.
+fn compare(weir: &Path, root: &Path, dir: &Path, runs: usize) -> anyhow::Result<Compared> {
+    let ours = Command::new(weir)
         .args(["build", "kustomization"])
-        .arg(&top)
+        .arg(dir)
         .arg("--root")
-        .arg(&work)
+        .arg(root)
         .output()?;
-    let theirs = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&top)
-        .output()?;
+    let theirs = Command::new("kubectl").arg("kustomize").arg(dir).output()?;
     if !ours.status.success() || !theirs.status.success() {
         bail!(
-            "a build failed: weir: {} kubectl: {}",
+            "a build of {} failed: weir: {} kubectl: {}",
+            dir.display(),
             String::from_utf8_lossy(&ours.stderr),
             String::from_utf8_lossy(&theirs.stderr)
         );
     }
     if ours.stdout != theirs.stdout {
-        bail!("weir and kubectl printed different output for the benchmark tree");
+        let (w, k) = (root.join("weir.out.yaml"), root.join("kubectl.out.yaml"));
+        std::fs::write(&w, &ours.stdout)?;
+        std::fs::write(&k, &theirs.stdout)?;
+        let line = ours
+            .stdout
+            .split(|&b| b == b'\n')
+            .zip(theirs.stdout.split(|&b| b == b'\n'))
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "the end".to_string(), |i| format!("line {}", i + 1));
+        bail!(
+            "weir and kubectl printed different output for {} (first difference at {line}): \
+             see {} and {}",
+            dir.display(),
+            w.display(),
+            k.display()
+        );
     }
-    let docs = String::from_utf8_lossy(&ours.stdout)
-        .matches("\napiVersion: ")
-        .count()
-        + 1;
-    const RUNS: usize = 7;
+    let text = String::from_utf8_lossy(&ours.stdout);
+    let docs = text.matches("\n---\n").count() + 1;
     let mut weir_runs = Vec::new();
     let mut kubectl_runs = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         weir_runs.push(measure(
-            Command::new(&weir)
+            Command::new(weir)
                 .args(["build", "kustomization"])
-                .arg(&top)
+                .arg(dir)
                 .arg("--root")
-                .arg(&work),
+                .arg(root),
         )?);
-        kubectl_runs.push(measure(Command::new("kubectl").arg("kustomize").arg(&top))?);
+        kubectl_runs.push(measure(Command::new("kubectl").arg("kustomize").arg(dir))?);
     }
     let median = |v: &mut Vec<Measure>| {
         v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
@@ -313,10 +321,20 @@ fn kustomize() -> anyhow::Result<()> {
             v.iter().map(|m| m.peak_kib).max().unwrap_or(0),
         )
     };
-    let (tw, mw) = median(&mut weir_runs);
-    let (tk, mk) = median(&mut kubectl_runs);
+    Ok(Compared {
+        docs,
+        out_bytes: ours.stdout.len(),
+        weir: median(&mut weir_runs),
+        kubectl: median(&mut kubectl_runs),
+    })
+}
+
+fn print_compared(title: &str, c: &Compared) {
+    let ((tw, mw), (tk, mk)) = (c.weir, c.kubectl);
     println!(
-        "bench kustomize: {docs} resources from 20 overlays, {RUNS} runs each, outputs byte-identical"
+        "{title}: {} resources, {:.1} MB printed, byte-identical",
+        c.docs,
+        c.out_bytes as f64 / 1e6
     );
     println!(
         "  weir build kustomization : {tw:>7.3}s  {:>7.1} MiB peak",
@@ -327,14 +345,412 @@ fn kustomize() -> anyhow::Result<()> {
         mk as f64 / 1024.0
     );
     println!(
-        "  speed-up                 : {:.1}x faster, {:.1}x less memory",
+        "  ratio                    : {:.1}x faster, {:.1}x less memory",
         tk / tw,
         mk as f64 / mw.max(1) as f64
     );
-    if std::env::var_os("WEIR_BENCH_KEEP").is_some() {
-        eprintln!("kept the benchmark tree in {}", work.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&work);
-    }
+}
+
+/// Compares `weir build kustomization` with `kubectl kustomize` on two generated trees under
+/// `target/bench/kustomize/`: 20 overlays of a small base (`overlays/`), and a CRD-heavy tree
+/// (`crds/`). `WEIR_BENCH_RUNS` sets the number of timed runs (default 7 and 5);
+/// `WEIR_BENCH_WEIR` names a `weir` binary to measure instead of building one (e.g. an
+/// older build, for before/after numbers). The trees are left in place for profiling.
+fn kustomize() -> anyhow::Result<()> {
+    util::ensure_debian_packages(&["time"])?;
+    let root = workspace_root();
+    let weir = match std::env::var_os("WEIR_BENCH_WEIR") {
+        Some(bin) => PathBuf::from(bin),
+        None => {
+            util::run(Command::new(env!("CARGO")).current_dir(&root).args([
+                "build",
+                "--release",
+                "--package",
+                "weir-cli",
+            ]))?;
+            root.join("target/release/weir")
+        }
+    };
+    let work = root.join("target/bench/kustomize");
+    let _ = std::fs::remove_dir_all(&work);
+    let overlays = work.join("overlays");
+    make_kustomize_tree(&overlays)?;
+    let crds = work.join("crds");
+    let (bytes, lines) = make_crd_tree(&crds)?;
+    let runs: Option<usize> = std::env::var("WEIR_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok());
+    let small = compare(&weir, &overlays, &overlays.join("top"), runs.unwrap_or(7))?;
+    let large = compare(&weir, &crds, &crds.join("overlay"), runs.unwrap_or(5))?;
+    println!("bench kustomize: medians of the timed runs, peak RSS the largest over them");
+    print_compared("20 overlays of a small base", &small);
+    print_compared(
+        &format!(
+            "CRD-heavy tree ({:.1} MB, {lines} lines of manifests)",
+            bytes as f64 / 1e6
+        ),
+        &large,
+    );
+    println!("trees left in {}", work.display());
     Ok(())
 }
+
+/// splitmix64: a deterministic stream of numbers, so the generated tree is the same on every
+/// run and machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    /// `words` words of description prose, with the punctuation real CRDs have (backquotes,
+    /// colons, quotes, parentheses, percentages) so that every quoting rule is exercised.
+    fn prose(&mut self, words: usize) -> String {
+        const WORDS: &[&str] = &[
+            "the",
+            "resource",
+            "controller",
+            "reconciles",
+            "field",
+            "value",
+            "when",
+            "set",
+            "to",
+            "of",
+            "a",
+            "an",
+            "is",
+            "must",
+            "be",
+            "may",
+            "not",
+            "specified",
+            "defaults",
+            "and",
+            "or",
+            "if",
+            "this",
+            "object",
+            "namespace",
+            "cluster",
+            "selector",
+            "label",
+            "annotation",
+            "`spec.replicas`",
+            "e.g.",
+            "(optional)",
+            "it's",
+            "\"Ready\"",
+            "50%",
+            "default: 10",
+            "see https://kubernetes.io/docs/concepts/",
+            "#1",
+            "DNS-1123",
+            "RFC 3339",
+            "immutable.",
+            "Deprecated:",
+            "secret",
+            "key",
+            "reference",
+            "condition",
+            "status",
+            "observed",
+            "generation",
+            "interval",
+            "timeout",
+            "retries",
+            "backoff",
+            "apply",
+            "server-side",
+            "field-manager",
+            "owner",
+            "finalizer",
+            "webhook",
+            "TLS",
+        ];
+        let mut s = String::new();
+        for i in 0..words {
+            if i > 0 {
+                s.push(' ');
+            }
+            let w = self.pick(WORDS);
+            if i == 0 {
+                let mut c = w.chars();
+                if let Some(f) = c.next() {
+                    s.extend(f.to_uppercase());
+                    s.push_str(c.as_str());
+                }
+            } else {
+                s.push_str(w);
+            }
+        }
+        s.push('.');
+        s
+    }
+
+    /// A `description:` line (or block) at `indent`: multi-line literal blocks as
+    /// controller-gen writes them, long single lines (folded on output), short ones.
+    fn description(&mut self, out: &mut String, indent: usize) {
+        let pad = " ".repeat(indent);
+        match self.below(4) {
+            0 | 1 => {
+                out.push_str(&format!("{pad}description: |-\n"));
+                for p in 0..1 + self.below(2) {
+                    if p > 0 {
+                        out.push('\n');
+                    }
+                    for _ in 0..2 + self.below(4) {
+                        let n = 4 + self.below(7);
+                        let line = self.prose(n);
+                        out.push_str(&format!("{pad}  {line}\n"));
+                    }
+                }
+            }
+            2 => {
+                let n = 20 + self.below(30);
+                let text = self.prose(n);
+                let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!("{pad}description: \"{quoted}\"\n"));
+            }
+            _ => {
+                let n = 3 + self.below(6);
+                let text = self.prose(n).replace('\'', "''");
+                out.push_str(&format!("{pad}description: '{text}'\n"));
+            }
+        }
+    }
+}
+
+/// Field names for generated schemas.
+const FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "interval",
+    "timeout",
+    "suspend",
+    "selector",
+    "template",
+    "replicas",
+    "image",
+    "ports",
+    "env",
+    "secretRef",
+    "configMapRef",
+    "serviceAccountName",
+    "retries",
+    "path",
+    "prune",
+    "force",
+    "wait",
+    "healthChecks",
+    "dependsOn",
+    "decryption",
+    "provider",
+    "targetNamespace",
+    "postBuild",
+    "substitute",
+    "patches",
+    "components",
+    "commonMetadata",
+    "kubeConfig",
+    "sourceRef",
+    "chart",
+    "version",
+    "values",
+    "valuesFrom",
+    "install",
+    "upgrade",
+    "rollback",
+    "test",
+    "uninstall",
+    "driftDetection",
+    "storage",
+    "resources",
+    "limits",
+    "requests",
+    "tolerations",
+    "affinity",
+    "nodeSelector",
+    "priorityClassName",
+    "x509",
+];
+
+/// Writes an OpenAPI v3 schema at `indent` (the column of its keys): objects nest down to
+/// `depth` levels (0 is a leaf), with leaves of every common shape.
+fn write_schema(out: &mut String, rng: &mut Rng, indent: usize, depth: usize) {
+    let pad = " ".repeat(indent);
+    rng.description(out, indent);
+    if depth == 0 {
+        write_leaf(out, rng, indent);
+        return;
+    }
+    out.push_str(&format!("{pad}properties:\n"));
+    let count = 3 + rng.below(5);
+    let first = rng.below(FIELDS.len());
+    let mut names: Vec<&str> = (0..count)
+        .map(|i| FIELDS[(first + i * 7) % FIELDS.len()])
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut required = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        out.push_str(&format!("{pad}  {name}:\n"));
+        // About 1.4 children of each object nest further.
+        let nested = (i == 0 && rng.below(4) != 0) || rng.below(6) == 0;
+        match (nested, rng.below(5)) {
+            (true, 0) => {
+                rng.description(out, indent + 4);
+                out.push_str(&format!("{pad}    items:\n"));
+                write_schema(out, rng, indent + 6, depth - 1);
+                out.push_str(&format!("{pad}    type: array\n"));
+            }
+            (true, _) => {
+                write_schema(out, rng, indent + 4, depth - 1);
+            }
+            (false, _) => {
+                rng.description(out, indent + 4);
+                write_leaf(out, rng, indent + 4);
+            }
+        }
+        if rng.below(3) == 0 {
+            required.push(*name);
+        }
+    }
+    if !required.is_empty() {
+        out.push_str(&format!("{pad}required:\n"));
+        for r in required {
+            out.push_str(&format!("{pad}- {r}\n"));
+        }
+    }
+    out.push_str(&format!("{pad}type: object\n"));
+}
+
+/// A leaf property's type and constraints (after its description).
+fn write_leaf(out: &mut String, rng: &mut Rng, indent: usize) {
+    let pad = " ".repeat(indent);
+    let leaf = match rng.below(8) {
+        0 => "format: int32\nminimum: 0\nmaximum: 65535\ntype: integer\n".to_string(),
+        1 => "default: false\ntype: boolean\n".to_string(),
+        2 => "pattern: ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$\ntype: string\n".to_string(),
+        3 => "enum:\n- Always\n- IfNotPresent\n- Never\n- \"on\"\n- \"0755\"\ntype: string\n"
+            .to_string(),
+        4 => "items:\n  type: string\ntype: array\nx-kubernetes-list-type: set\n".to_string(),
+        5 => "additionalProperties:\n  type: string\ntype: object\n".to_string(),
+        6 => "anyOf:\n- type: integer\n- type: string\nx-kubernetes-int-or-string: true\n"
+            .to_string(),
+        _ => format!(
+            "default: {}\nmaxLength: 253\nminLength: 1\ntype: string\n",
+            rng.pick(&["\"10m\"", "\"\"", "example", "\"1.5\"", "'yes'"])
+        ),
+    };
+    for line in leaf.lines() {
+        out.push_str(&pad);
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// One CustomResourceDefinition with `versions` versions, each with its own deep schema.
+fn write_crd(out: &mut String, rng: &mut Rng, index: usize, versions: usize) {
+    let kind = format!("Widget{index:02}");
+    let plural = format!("widget{index:02}s");
+    let group = format!("g{}.bench.weir.dev", index % 5);
+    out.push_str(&format!(
+        "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  annotations:\n    controller-gen.kubebuilder.io/version: v0.16.1\n  labels:\n    app.kubernetes.io/part-of: bench\n  name: {plural}.{group}\nspec:\n  group: {group}\n  names:\n    kind: {kind}\n    listKind: {kind}List\n    plural: {plural}\n    shortNames:\n    - w{index:02}\n    singular: widget{index:02}\n  scope: Namespaced\n  versions:\n"
+    ));
+    let names = ["v1", "v1beta2", "v1beta1", "v1alpha1"];
+    for (v, name) in names.iter().take(versions).enumerate() {
+        out.push_str(&format!(
+            "  - additionalPrinterColumns:\n    - jsonPath: .status.conditions[?(@.type==\"Ready\")].status\n      name: Ready\n      type: string\n    - jsonPath: .metadata.creationTimestamp\n      name: Age\n      type: date\n    name: {name}\n    schema:\n      openAPIV3Schema:\n"
+        ));
+        rng.description(out, 8);
+        out.push_str("        properties:\n          apiVersion:\n");
+        rng.description(out, 12);
+        out.push_str("            type: string\n          kind:\n");
+        rng.description(out, 12);
+        out.push_str("            type: string\n          metadata:\n            type: object\n          spec:\n");
+        let depth = 5 + rng.below(3);
+        write_schema(out, rng, 12, depth);
+        out.push_str("          status:\n");
+        write_schema(out, rng, 12, 3);
+        out.push_str("        type: object\n");
+        out.push_str(&format!(
+            "    served: true\n    storage: {}\n    subresources:\n      status: {{}}\n",
+            v == 0
+        ));
+        if v > 0 {
+            out.push_str(&format!(
+                "    deprecated: true\n    deprecationWarning: {name} is deprecated, use v1\n"
+            ));
+        }
+    }
+}
+
+/// Writes the CRD-heavy benchmark tree: a base of large CRDs (long multi-line descriptions,
+/// deep `openAPIV3Schema`, several versions) and workloads, and `overlay/` with a name prefix,
+/// labels, images and patches. Returns the bytes and lines of manifests written.
+fn make_crd_tree(root: &Path) -> anyhow::Result<(usize, usize)> {
+    let mut rng = Rng(0x5745_4952);
+    let (mut bytes, mut lines) = (0, 0);
+    let mut write = |path: PathBuf, text: &str| {
+        bytes += text.len();
+        lines += text.lines().count();
+        std::fs::write(path, text)
+    };
+    let base = root.join("base");
+    std::fs::create_dir_all(base.join("crds"))?;
+    let mut list = Vec::new();
+    for i in 0..CRDS {
+        let mut text = String::new();
+        write_crd(&mut text, &mut rng, i, 2 + i % 3);
+        let file = format!("crds/widget{i:02}.yaml");
+        write(base.join(&file), &text)?;
+        list.push(file);
+    }
+    let mut apps = String::new();
+    for i in 0..APPS {
+        let image = ["nginx:1.25", "ghcr.io/example/controller:v1.2.3", "busybox"][i % 3];
+        apps.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n  labels:\n    app: app-{i}\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n      labels:\n        app: app-{i}\n      annotations:\n        prometheus.io/port: \"9090\"\n    spec:\n      serviceAccountName: app-{i}\n      containers:\n      - name: main\n        image: {image}\n        args:\n        - --metrics-addr=:9090\n        - --log-level=info\n        ports:\n        - containerPort: 8080\n          name: http\n        env:\n        - name: INDEX\n          value: \"{i}\"\n        - name: MODE\n          value: \"on\"\n        resources:\n          limits:\n            cpu: 500m\n            memory: 256Mi\n          requests:\n            cpu: 100m\n            memory: 64Mi\n        readinessProbe:\n          httpGet:\n            path: /readyz\n            port: http\n        volumeMounts:\n        - mountPath: /etc/config\n          name: config\n      volumes:\n      - configMap:\n          name: config-{i}\n        name: config\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app-{i}\nspec:\n  selector:\n    app: app-{i}\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app-{i}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-{i}\ndata:\n  config.yaml: |\n    level: info\n    index: {i}\n    description: {}\n",
+            rng.prose(30)
+        ));
+    }
+    write(base.join("apps.yaml"), &apps)?;
+    list.push("apps.yaml".into());
+    std::fs::write(
+        base.join("kustomization.yaml"),
+        format!(
+            "resources:\n{}\n",
+            list.iter()
+                .map(|f| format!("- {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )?;
+    let overlay = root.join("overlay");
+    std::fs::create_dir_all(&overlay)?;
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "namePrefix: prod-\nlabels:\n- pairs:\n    env: prod\n    team: platform\n  includeSelectors: true\nimages:\n- name: nginx\n  newTag: \"1.27\"\n- name: ghcr.io/example/controller\n  newName: registry.example.com/controller\n  digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\nresources:\n- ../base\npatches:\n- target:\n    kind: CustomResourceDefinition\n  patch: |\n    - op: add\n      path: /metadata/labels/patched\n      value: \"true\"\n    - op: replace\n      path: /spec/versions/0/served\n      value: true\n- target:\n    kind: Deployment\n    labelSelector: app=app-1\n  patch: |\n    - op: replace\n      path: /spec/replicas\n      value: 5\n- patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: app-0\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            env:\n            - name: EXTRA\n              value: \"yes\"\n- patch: |\n    apiVersion: apiextensions.k8s.io/v1\n    kind: CustomResourceDefinition\n    metadata:\n      name: widget00s.g0.bench.weir.dev\n    spec:\n      conversion:\n        strategy: None\n",
+    )?;
+    Ok((bytes, lines))
+}
+
+/// Number of CRDs and of workloads (Deployment, Service, ServiceAccount, ConfigMap each) in
+/// the CRD-heavy tree.
+const CRDS: usize = 26;
+const APPS: usize = 60;

@@ -1,7 +1,8 @@
 //! The workspace's dependency rule, checked by `cargo test -p xtask` over `cargo metadata`:
 //! controllers never depend on each other, the CLI never on a controller, and the engines
-//! (`weir-yaml`, `weir-kustomize`, `weir-helm`) never reach a Kubernetes client or an async
-//! runtime, not even transitively. The rules are a pure function over a small graph so that
+//! (`weir-yaml`, `weir-kustomize`, `weir-helm`) never reach a Kubernetes client, an async
+//! runtime or the network (`weir-remote`, which fetches remote bases for the CLI and
+//! kustomize-controller), not even transitively. The rules are a pure function over a small graph so that
 //! a table test can show each one firing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,7 @@ const FORBIDDEN_IN_ENGINES: &[&str] = &[
     "kube-runtime",
     "k8s-openapi",
     "tokio",
+    "weir-remote",
 ];
 
 /// The crate of the `weir` binary.
@@ -202,6 +204,9 @@ mod tests {
         ("source-controller", "weir-shared", true),
         ("weir-cli", "weir-kustomize", true),
         ("weir-cli", "weir-shared", true),
+        ("weir-remote", "weir-kustomize", true),
+        ("weir-cli", "weir-remote", true),
+        ("kustomize-controller", "weir-remote", true),
         ("weir-yaml", "tokio", false),
     ];
 
@@ -238,6 +243,11 @@ mod tests {
                 "an engine on tokio through another crate",
                 &[("weir-kustomize", "weir-shared", true)],
                 "engine weir-kustomize reaches tokio (weir-kustomize -> weir-shared -> kube -> kube-client -> tokio)",
+            ),
+            (
+                "an engine on the remote fetcher",
+                &[("weir-kustomize", "weir-remote", true)],
+                "engine weir-kustomize reaches weir-remote",
             ),
             (
                 "an engine on k8s-openapi through another engine",

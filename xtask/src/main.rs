@@ -9,6 +9,7 @@ mod crdgen;
 mod deps;
 mod fixtures;
 mod fuzz;
+mod image;
 mod quickstart;
 mod test;
 mod util;
@@ -24,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Manage the local control plane (etcd + kube-apiserver + kube-controller-manager).
+    /// Manage the local test cluster: control plane and a real node (`up --no-node` for the
+    /// control plane alone).
     Cluster {
         #[command(subcommand)]
         action: cluster::Action,
@@ -45,6 +47,9 @@ enum Command {
     },
     /// Build the cargo-fuzz targets in `fuzz/` and run each (see `fuzz/README.md`).
     Fuzz(fuzz::Options),
+    /// Static release builds of the controllers as FROM-scratch OCI images (buildah), pushed
+    /// to a registry (default: the one `cargo xtask cluster up` runs).
+    Image(image::Options),
     /// Write `config/crd/*.yaml` from the Rust types.
     Crdgen,
     /// Record `kubectl kustomize` output for the Kustomize conformance corpus.
@@ -62,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test { args } => test::run(&args),
         Command::Quickstart { stop } => quickstart::run(stop),
         Command::Fuzz(options) => fuzz::run(&options),
+        Command::Image(options) => image::run(&options),
         Command::Crdgen => crdgen::write(),
         Command::KustomizeFixtures => fixtures::write(),
         Command::Bench { which } => bench::run(which),
