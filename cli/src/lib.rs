@@ -153,8 +153,10 @@ fn build_kustomization(
 }
 
 /// The confinement root of a build of `dir`: the Git work tree that contains it (the
-/// nearest directory above it, itself included, with a `.git` directory or file), or `dir`
-/// itself. Never the current directory, so a build means the same from anywhere.
+/// nearest directory above it, itself included, with a `.git` directory or file) — what
+/// kustomize-controller confines a build to, since the artifact is the repository — or, outside
+/// any work tree, the file system root, so that bases may live anywhere, as with `kubectl
+/// kustomize`. Never the current directory, so a build means the same from anywhere.
 ///
 /// # Errors
 /// When `dir` does not exist.
@@ -165,6 +167,7 @@ pub fn default_root(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir
         .ancestors()
         .find(|d| d.join(".git").exists())
+        .or_else(|| dir.ancestors().last())
         .unwrap_or(&dir)
         .to_path_buf())
 }
@@ -174,7 +177,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_root_is_the_enclosing_work_tree_or_the_directory() -> anyhow::Result<()> {
+    fn the_default_root_is_the_enclosing_work_tree_or_the_file_system_root() -> anyhow::Result<()> {
         let tmp = tempfile::tempdir()?;
         let top = tmp.path().canonicalize()?;
         std::fs::create_dir_all(top.join("repo/apps/web"))?;
@@ -188,7 +191,7 @@ mod tests {
             default_root(&top.join("repo/apps/../apps"))?,
             top.join("repo")
         );
-        assert_eq!(default_root(&top.join("plain/app"))?, top.join("plain/app"));
+        assert_eq!(default_root(&top.join("plain/app"))?, PathBuf::from("/"));
         assert_eq!(default_root(&top.join("wt/sub"))?, top.join("wt"));
         assert!(default_root(&top.join("missing")).is_err());
         Ok(())

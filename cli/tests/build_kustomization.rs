@@ -145,20 +145,22 @@ fn pathdiff(from: &std::path::Path, to: &std::path::Path) -> String {
 }
 
 #[test]
-fn outside_a_work_tree_the_root_is_path_itself_unless_given() {
+fn outside_a_work_tree_bases_may_live_anywhere_unless_a_root_is_given() {
     let dir = plain_tree();
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let overlay = dir.path().join("overlay").display().to_string();
+    // As with kubectl: `../base` outside any Git work tree builds.
     let out = weir(&["build", "kustomization", &overlay], elsewhere.path());
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("outside the build root"), "{err}");
-    let root = dir.path().display().to_string();
+    assert_eq!(ok(&out), PROD_CM);
+    // An explicit root confines the build.
+    let root = dir.path().join("overlay").display().to_string();
     let out = weir(
         &["build", "kustomization", &overlay, "--root", &root],
         elsewhere.path(),
     );
-    assert_eq!(ok(&out), PROD_CM);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside the build root"), "{err}");
     let base = dir.path().join("base").display().to_string();
     let out = weir(&["build", "kustomization", &base], elsewhere.path());
     assert!(ok(&out).contains("name: cm"));
