@@ -1,0 +1,1 @@
+//! Charts: loading, dependencies, values. (Being written.)

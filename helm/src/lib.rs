@@ -1,0 +1,13 @@
+//! `weir-helm`: renders Helm charts natively, with output identical to `helm template`.
+//!
+//! - [`value`]: the dynamic value templates work on (Go's `interface{}` as Helm sees it).
+//! - [`template`]: Go's `text/template` — parser and executor with Go's exact semantics.
+//! - [`sprig`]: the Sprig v3 function library as Helm registers it.
+//! - [`chart`]: charts (directories and `.tgz`), dependencies, values coalescing, `--set`.
+//!
+//! The crate is pure: no Kubernetes client, no network, no async runtime.
+
+pub mod chart;
+pub mod sprig;
+pub mod template;
+pub mod value;

@@ -1,0 +1,1 @@
+//! The Sprig v3 function library. (Being written.)

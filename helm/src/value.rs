@@ -1,0 +1,1 @@
+//! The dynamic value type. (Being written.)
