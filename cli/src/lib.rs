@@ -78,7 +78,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                 .transpose()?;
             let resources = build_kustomization(&path, root, no_remote_bases, ca_pem)?;
             match output {
-                Format::Yaml => out.write_all(weir_yaml::to_string_multi(&resources).as_bytes())?,
+                Format::Yaml => weir_yaml::to_writer_multi(&resources, out)?,
                 Format::Json => {
                     serde_json::to_writer_pretty(&mut *out, &resources)?;
                     out.write_all(b"\n")?;

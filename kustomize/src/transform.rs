@@ -87,13 +87,15 @@ pub fn apply(
         replicas(resources, r, &cfg.replicas, file)?;
     }
     for image in &k.images {
+        // Compiled once per entry, not once per resource.
+        let matcher = ImageMatcher::new(&image.name);
         for res in resources.iter_mut() {
-            rewrite_images(&mut res.value, image);
+            rewrite_images_with(&mut res.value, image, &matcher);
             // kubectl's image transformer then visits its default field specs, the
             // containers of a pod spec and of a template's pod spec, a second time: only a
             // `tagSuffix` (appended again) changes anything there.
             if image.tag_suffix.as_ref().is_some_and(|s| !s.is_empty()) {
-                suffix_default_paths(&mut res.value, image);
+                suffix_default_paths(&mut res.value, image, &matcher);
             }
         }
         configurations::apply_images(&cfg, resources, image);
@@ -335,8 +337,7 @@ fn rewrite_images_with(value: &mut Value, image: &Image, matcher: &ImageMatcher)
 }
 
 /// The second visit of an `images` entry with a `tagSuffix` (see [`apply`]).
-fn suffix_default_paths(value: &mut Value, image: &Image) {
-    let matcher = ImageMatcher::new(&image.name);
+fn suffix_default_paths(value: &mut Value, image: &Image, matcher: &ImageMatcher) {
     for path in [&["spec"][..], &["spec", "template", "spec"][..]] {
         let mut at = Some(&mut *value);
         for p in path {
@@ -351,7 +352,7 @@ fn suffix_default_paths(value: &mut Value, image: &Image) {
             };
             for item in items.iter_mut() {
                 if let Some(Value::String(current)) = item.get_mut("image")
-                    && let Some(new) = replace_image_with(current, image, &matcher)
+                    && let Some(new) = replace_image_with(current, image, matcher)
                 {
                     *current = new;
                 }

@@ -51,6 +51,24 @@ pub fn to_string_multi(values: &[Value]) -> String {
     e.out
 }
 
+/// [`to_string_multi`] written to `out` a document at a time, so that the whole text is never
+/// in memory at once.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn to_writer_multi(values: &[Value], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut e = Emitter::default();
+    for (i, value) in values.iter().enumerate() {
+        e.out.clear();
+        if i > 0 {
+            e.out.push_str("---\n");
+        }
+        e.document(value);
+        out.write_all(e.out.as_bytes())?;
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Context {
     Root,
@@ -356,6 +374,17 @@ impl Emitter {
         }
         self.out.push('\n');
         self.column = 0;
+        if s.is_ascii() && !s.as_bytes().contains(&b'\r') {
+            // Only `\n` breaks these lines: let the library's fast search find them.
+            for (i, text) in s.split('\n').enumerate() {
+                if i > 0 {
+                    self.out.push('\n');
+                    self.column = 0;
+                }
+                self.line(text, indent);
+            }
+            return;
+        }
         let mut start = 0;
         while let Some((i, len)) = next_break(s, start) {
             self.line(&s[start..i], indent);
@@ -446,21 +475,113 @@ fn analyze(s: &str) -> Analysis {
         };
     }
     let block_indicators = s.starts_with("---") || s.starts_with("...");
-    // Most strings are ASCII: reading bytes as characters saves decoding them.
+    // Most strings are ASCII, where one byte decides each step.
     if s.is_ascii() {
-        analyze_chars(s.bytes().map(char::from), block_indicators)
+        analyze_ascii(s.as_bytes(), block_indicators)
     } else {
         analyze_chars(s.chars(), block_indicators)
     }
+    .verdict()
 }
 
-/// [`analyze`] over the characters of a non-empty string.
-fn analyze_chars(chars: impl Iterator<Item = char>, mut block_indicators: bool) -> Analysis {
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
-        (false, false, false, false);
-    let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
-        (false, false, false, false);
-    let (mut line_breaks, mut special) = (false, false);
+/// What libyaml's scalar analysis notices in a non-empty string.
+#[derive(Default)]
+struct Found {
+    block_indicators: bool,
+    leading_space: bool,
+    leading_break: bool,
+    trailing_space: bool,
+    trailing_break: bool,
+    break_space: bool,
+    space_break: bool,
+    line_breaks: bool,
+    special: bool,
+}
+
+impl Found {
+    fn verdict(self) -> Analysis {
+        let mut a = Analysis {
+            multiline: self.line_breaks,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+        if self.leading_space || self.leading_break || self.trailing_space || self.trailing_break {
+            a.block_plain_allowed = false;
+        }
+        if self.trailing_space {
+            a.block_allowed = false;
+        }
+        if self.break_space {
+            a.block_plain_allowed = false;
+            a.single_quoted_allowed = false;
+        }
+        if self.space_break || self.special {
+            a.block_plain_allowed = false;
+            a.single_quoted_allowed = false;
+            a.block_allowed = false;
+        }
+        if self.line_breaks || self.block_indicators {
+            a.block_plain_allowed = false;
+        }
+        a
+    }
+}
+
+/// [`analyze_chars`] for a non-empty ASCII string, a byte at a time.
+fn analyze_ascii(b: &[u8], block_indicators: bool) -> Found {
+    let blank_or_break = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let followed_by_whitespace = |i: usize| b.get(i + 1).is_none_or(|&c| blank_or_break(c));
+    let (first, last) = (b[0], b[b.len() - 1]);
+    let mut f = Found {
+        block_indicators: block_indicators
+            || b"#,[]{}&*!|>'\"%@`".contains(&first)
+            || (matches!(first, b'?' | b':' | b'-') && followed_by_whitespace(0)),
+        leading_space: first == b' ',
+        leading_break: matches!(first, b'\r' | b'\n'),
+        trailing_space: last == b' ',
+        trailing_break: matches!(last, b'\r' | b'\n'),
+        ..Found::default()
+    };
+    let (mut previous_space, mut previous_break) = (false, false);
+    for (i, &c) in b.iter().enumerate() {
+        let (space, line_break) = match c {
+            b' ' => (true, false),
+            b'\n' | b'\r' => {
+                // `\r` is a break that is not printable.
+                f.special |= c == b'\r';
+                (false, true)
+            }
+            b':' if i > 0 && followed_by_whitespace(i) => {
+                f.block_indicators = true;
+                (false, false)
+            }
+            b'#' if i > 0 && blank_or_break(b[i - 1]) => {
+                f.block_indicators = true;
+                (false, false)
+            }
+            0x21..=0x7E => (false, false),
+            _ => {
+                f.special = true;
+                (false, false)
+            }
+        };
+        f.break_space |= space && previous_break;
+        f.space_break |= line_break && previous_space;
+        f.line_breaks |= line_break;
+        previous_space = space;
+        previous_break = line_break;
+    }
+    f
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar` over the characters of a non-empty string.
+fn analyze_chars(chars: impl Iterator<Item = char>, block_indicators: bool) -> Found {
+    let mut f = Found {
+        block_indicators,
+        ..Found::default()
+    };
+    let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_whitespace = true;
     let mut chars = chars.peekable();
     let mut first = true;
@@ -469,39 +590,39 @@ fn analyze_chars(chars: impl Iterator<Item = char>, mut block_indicators: bool) 
         let followed_by_whitespace = is_blank_or_end(next);
         if first {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
-                block_indicators = true;
+                f.block_indicators = true;
             }
             if (c == '?' || c == ':') && followed_by_whitespace {
-                block_indicators = true;
+                f.block_indicators = true;
             }
             if c == '-' && followed_by_whitespace {
-                block_indicators = true;
+                f.block_indicators = true;
             }
         } else {
             if c == ':' && followed_by_whitespace {
-                block_indicators = true;
+                f.block_indicators = true;
             }
             if c == '#' && preceded_by_whitespace {
-                block_indicators = true;
+                f.block_indicators = true;
             }
         }
         if !is_printable(c) {
-            special = true;
+            f.special = true;
         }
         if is_break(c) {
-            line_breaks = true;
+            f.line_breaks = true;
         }
         let last = next.is_none();
         if c == ' ' {
-            leading_space |= first;
-            trailing_space |= last;
-            break_space |= previous_break;
+            f.leading_space |= first;
+            f.trailing_space |= last;
+            f.break_space |= previous_break;
             previous_space = true;
             previous_break = false;
         } else if is_break(c) {
-            leading_break |= first;
-            trailing_break |= last;
-            space_break |= previous_space;
+            f.leading_break |= first;
+            f.trailing_break |= last;
+            f.space_break |= previous_space;
             previous_break = true;
             previous_space = false;
         } else {
@@ -511,31 +632,7 @@ fn analyze_chars(chars: impl Iterator<Item = char>, mut block_indicators: bool) 
         preceded_by_whitespace = is_blank_or_end(Some(c));
         first = false;
     }
-    let mut a = Analysis {
-        multiline: line_breaks,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.block_plain_allowed = false;
-    }
-    if trailing_space {
-        a.block_allowed = false;
-    }
-    if break_space {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-    }
-    if space_break || special {
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-        a.block_allowed = false;
-    }
-    if line_breaks || block_indicators {
-        a.block_plain_allowed = false;
-    }
-    a
+    f
 }
 
 /// yaml.v2 prints a string plain only if YAML 1.1 reads it back as the same string.
@@ -838,6 +935,10 @@ mod tests {
         });
         assert!(text.starts_with("a:\n- a:\n  - a:\n"), "{}", &text[..40]);
         assert_eq!(again.len(), 2 * text.len() + 4);
+        let mut written = Vec::new();
+        let value = crate::from_str(&text).expect("reads back");
+        to_writer_multi(&[value.clone(), value], &mut written).expect("in memory");
+        assert_eq!(written, again.as_bytes());
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 

@@ -22,7 +22,9 @@
 mod emit;
 mod read;
 
-pub use emit::{natural_order, scalar_text, to_string, to_string_multi, to_string_sorted};
+pub use emit::{
+    natural_order, scalar_text, to_string, to_string_multi, to_string_sorted, to_writer_multi,
+};
 pub use read::{
     DuplicateKeys, MAX_ALIAS_EXPANSION, MAX_ALIAS_EXPANSION_BYTES, MAX_DEPTH, YamlError, from_str,
     from_str_multi, from_str_multi_with, from_str_yaml11, from_str_yaml11_multi, resolve_plain,
