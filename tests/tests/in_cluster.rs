@@ -47,11 +47,12 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The install overlay: `config/` with the local images, every object in `ns`, controllers
+/// The install overlay (in `target/<dir>`): `config/` with the local images, every object in `ns`, controllers
 /// watching only this test's objects, and artifacts advertised on the pod IP (the test node
 /// has no cluster DNS).
 fn write_overlay(dir: &Path, ns: &str, selector: &str) {
-    let config = cluster::workspace_root().join("config");
+    // Kustomize takes only relative paths: the overlay lives in target/, two levels down.
+    let config = "../../config";
     let args = |extra: &[&str]| {
         extra
             .iter()
@@ -64,10 +65,12 @@ fn write_overlay(dir: &Path, ns: &str, selector: &str) {
     };
     let kustomization = format!(
         "namespace: {ns}\nresources:\n- {config}\nimages:\n- name: weir/source-controller\n  newName: {sc}\n- name: weir/kustomize-controller\n  newName: {kc}\npatches:\n- target: {{kind: Deployment, name: source-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/env/-, value: {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}}}\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{sc_args}- target: {{kind: Deployment, name: kustomize-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{kc_args}",
-        config = config.display(),
         sc = images::controller("source-controller").trim_end_matches(":dev"),
         kc = images::controller("kustomize-controller").trim_end_matches(":dev"),
-        sc_args = args(&["--storage-adv-addr=$(POD_IP):9090"]).replace("      - ", "    - "),
+        sc_args = format!(
+            "    - {{op: test, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=source-controller.$(POD_NAMESPACE).svc.cluster.local.\"}}\n    - {{op: replace, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=$(POD_IP):9090\"}}\n{}",
+            args(&[]).replace("      - ", "    - ")
+        ),
         kc_args = args(&[]).replace("      - ", "    - "),
     );
     std::fs::write(dir.join("kustomization.yaml"), kustomization)
@@ -122,7 +125,8 @@ async fn greetings(pods: &Api<Pod>) -> Vec<String> {
     out
 }
 
-#[tokio::test]
+// Several threads: kubectl runs blocking while the test's Git server serves the Pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controllers_run_as_deployments_and_a_commit_reaches_the_running_app() {
     let client = cluster::client().await;
     images::require_node(&client).await;
@@ -132,7 +136,10 @@ async fn the_controllers_run_as_deployments_and_a_commit_reaches_the_running_app
 
     // Install from config/ as a user would, with server-side apply (client-side apply of the
     // same manifests is checked by the install-manifests test).
-    let overlay = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let overlay = tempfile::Builder::new()
+        .prefix("in-cluster-")
+        .tempdir_in(cluster::workspace_root().join("target"))
+        .unwrap_or_else(|e| panic!("{e}"));
     write_overlay(overlay.path(), &ns.name, &selector);
     kubectl(
         &[
@@ -279,18 +286,31 @@ async fn the_controllers_run_as_deployments_and_a_commit_reaches_the_running_app
         },
     )
     .await;
-    let applied = kubectl(
-        &[
-            "get",
-            "kustomization/app",
-            "-n",
-            &ns.name,
-            "-o",
-            "jsonpath={.status.lastAppliedRevision}",
-        ],
-        None,
-    );
-    assert!(applied.contains(&second), "{applied} applies {second}");
+    // Ready again at the new revision once its health check saw the new Pods Ready.
+    let ks_ns = ns.name.clone();
+    wait::until(
+        Duration::from_secs(120),
+        "the Kustomization applied at the new revision",
+        || {
+            let ks_ns = ks_ns.clone();
+            let second = second.clone();
+            async move {
+                let applied = kubectl(
+                    &[
+                        "get",
+                        "kustomization/app",
+                        "-n",
+                        &ks_ns,
+                        "-o",
+                        "jsonpath={.status.lastAppliedRevision}",
+                    ],
+                    None,
+                );
+                applied.contains(&second).then_some(())
+            }
+        },
+    )
+    .await;
 
     // Finalizers run while the controllers still do; then the namespace goes.
     kubectl(
