@@ -9,6 +9,7 @@ mod crdgen;
 mod deps;
 mod fixtures;
 mod fuzz;
+mod helm;
 mod image;
 mod quickstart;
 mod test;
