@@ -114,7 +114,7 @@ pub fn demo(kubeconfig: &Path) -> anyhow::Result<()> {
 
     say("Declaring the GitRepository and the Kustomization");
     let manifest = format!(
-        "apiVersion: source.weir.dev/v1\nkind: GitRepository\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  url: file://{}\n  interval: 1m\n  ref:\n    branch: main\n---\napiVersion: kustomize.weir.dev/v1\nkind: Kustomization\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: quickstart\n  path: ./overlays/dev\n  interval: 1m\n  prune: true\n",
+        "apiVersion: source.weir.dev/v1\nkind: GitRepository\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  url: file://{}\n  interval: 1m\n  ref:\n    branch: main\n---\napiVersion: kustomize.weir.dev/v1\nkind: Kustomization\nmetadata:\n  name: quickstart\n  namespace: weir-system\nspec:\n  sourceRef:\n    kind: GitRepository\n    name: quickstart\n  path: ./overlays/dev\n  interval: 1m\n  prune: true\n  wait: true\n  timeout: 2m\n",
         repo.display()
     );
     println!("{manifest}");
@@ -376,35 +376,49 @@ fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> a
     )
 }
 
-/// GETs `/` of the app through `kubectl port-forward service/web`.
+/// GETs `/` of the app through `kubectl port-forward service/web`, restarting the forward
+/// when it ends (it does when the Pod it picked goes away during a rollout).
 fn ask_app(kubeconfig: &Path) -> anyhow::Result<String> {
-    let port = util::free_port()?;
-    let mut forward = Command::new("kubectl")
-        .env("KUBECONFIG", kubeconfig)
-        .args([
-            "port-forward",
-            "service/web",
-            &format!("{port}:80"),
-            "-n",
-            "quickstart",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting kubectl port-forward")?;
-    let mut answer = Err(anyhow::anyhow!("no answer"));
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        let out = Command::new("curl")
-            .args(["-sf", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
-            .output()?;
-        if out.status.success() {
-            answer = Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
-            break;
+    while started.elapsed() < Duration::from_secs(60) {
+        let port = util::free_port()?;
+        let mut forward = Command::new("kubectl")
+            .env("KUBECONFIG", kubeconfig)
+            .args([
+                "port-forward",
+                "service/web",
+                &format!("{port}:80"),
+                "-n",
+                "quickstart",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting kubectl port-forward")?;
+        let mut answer = None;
+        for _ in 0..20 {
+            if forward.try_wait()?.is_some() {
+                break;
+            }
+            let out = Command::new("curl")
+                .args([
+                    "-sf",
+                    "--max-time",
+                    "5",
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+                .output()?;
+            if out.status.success() {
+                answer = Some(String::from_utf8_lossy(&out.stdout).trim().to_string());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
         }
-        std::thread::sleep(Duration::from_millis(300));
+        let _ = forward.kill();
+        let _ = forward.wait();
+        if let Some(answer) = answer {
+            return Ok(answer);
+        }
     }
-    let _ = forward.kill();
-    let _ = forward.wait();
-    answer.context("the app did not answer through kubectl port-forward within 30s")
+    bail!("the app did not answer through kubectl port-forward within 60s")
 }
