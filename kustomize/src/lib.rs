@@ -44,8 +44,8 @@
 //! FIFO or device would block or never end): the type is checked before opening and again
 //! on the open handle.
 
-mod builtin;
 mod buildmeta;
+mod builtin;
 mod configurations;
 mod fieldspec;
 pub mod fs;
@@ -909,7 +909,11 @@ fn load_remote(
     resources: Vec<Resource>,
     as_component: bool,
 ) -> Result<Vec<Resource>, BuildError> {
-    let what = if as_component { "component" } else { "resource" };
+    let what = if as_component {
+        "component"
+    } else {
+        "resource"
+    };
     let shown = remote::redact(entry);
     let err = |kind: ErrorKind, m: &dyn std::fmt::Display| {
         BuildError::new(file, format!("remote {what} {shown:?}: {m}")).with_kind(kind)
@@ -1243,7 +1247,9 @@ fn apply_generated(
             if behavior == "merge" {
                 for field in ["data", "binaryData"] {
                     if let Some(old) = target.value.get(field) {
-                        let merged = value.get(field).map_or(old.clone(), |v| under(v, Some(old)));
+                        let merged = value
+                            .get(field)
+                            .map_or(old.clone(), |v| under(v, Some(old)));
                         if let Some(o) = value.as_object_mut() {
                             o.insert(field.into(), merged);
                         }

@@ -62,14 +62,7 @@ pub fn apply(
         } else {
             vec![Spec::from(&FieldSpec::any("metadata/labels", true))]
         };
-        set_maps(
-            resources,
-            &specs,
-            &set.pairs,
-            file,
-            "labels",
-            loader.budget,
-        )?;
+        set_maps(resources, &specs, &set.pairs, file, "labels", loader.budget)?;
         crate::plugins::label_fields(loader, file, &set.fields, &specs, &set.pairs, resources)?;
     }
     if !k.common_annotations.is_empty() {
