@@ -14,9 +14,12 @@ fn render(text: &str) -> String {
 #[test]
 fn random_strings_have_the_asked_length_and_alphabet() {
     let out = render(
-        r#"{{ randAlphaNum 40 }}|{{ randAlpha 40 }}|{{ randNumeric 40 }}|{{ randAscii 40 }}"#,
+        r#"{{ randAlphaNum 40 }}
+{{ randAlpha 40 }}
+{{ randNumeric 40 }}
+{{ randAscii 40 }}"#,
     );
-    let parts: Vec<&str> = out.split('|').collect();
+    let parts: Vec<&str> = out.split('\n').collect();
     assert_eq!(parts.len(), 4, "{out}");
     assert!(parts[0].len() == 40 && parts[0].bytes().all(|b| b.is_ascii_alphanumeric()));
     assert!(parts[1].len() == 40 && parts[1].bytes().all(|b| b.is_ascii_alphabetic()));

@@ -225,6 +225,14 @@ g: 1e-06"#,
         r#"{{ (fromYaml "a: 1\nb: yes\nc: [x, 2]\nd: 2001-12-14") | toJson }}|{{ fromYaml "- 1" | toJson }}|{{ fromYamlArray "- a\n- 1" | toJson }}|{{ fromYamlArray "a: 1" | toJson }}|{{ toYaml "s" }}|{{ toYaml nil }}|{{ toYaml (list) }}"#,
         r#"{"a":1,"b":true,"c":["x",2],"d":"2001-12-14"}|{"Error":"error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"}|["a",1]|["error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go value of type []interface {}"]|s|null|[]"#,
     ),
+    (
+        r#"{{ hello }}|{{ toDecimal "0777" }}|{{ toDecimal 777 }}|{{ toDecimal "9" }}|{{ typeOf (toDecimal 1) }}|{{ toDecimal "-17" }}|{{ toDecimal 1.5 }}"#,
+        r#"Hello!|511|511|0|int64|-15|0"#,
+    ),
+    (
+        r#"{{ regexMatch "^\\d$" "٥" }}|{{ regexFindAll "\\w+" "héllo wörld" -1 }}|{{ regexReplaceAll "\\s+" "a\u00a0 b\tc" "_" }}|{{ regexSplit "[,;&]" "a,b;c&d" -1 }}|{{ regexMatch "^[\\w.-]+@[a-z]+\\.com$" "x.y-z@ab.com" }}"#,
+        r#"false|[h llo w rld]|a _b_c|[a b c d]|true"#,
+    ),
 ];
 
 #[test]
@@ -244,4 +252,27 @@ fn functions_render_as_helm_renders_them() {
         CASES.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn now_is_the_current_time() {
+    let out =
+        render(r#"{{ now | unixEpoch }}|{{ now | date "2006" }}|{{ typeOf now }}|{{ ago now }}"#)
+            .expect("renders");
+    let parts: Vec<&str> = out.split('|').collect();
+    let epoch: i64 = parts[0].parse().expect("seconds");
+    let system = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    assert!(
+        (epoch - i64::try_from(system).expect("fits")).abs() < 5,
+        "{out}"
+    );
+    assert_eq!(parts[1].len(), 4, "{out}");
+    assert_eq!(parts[2], "time.Time");
+    assert_eq!(parts[3], "0s");
+    // Go's Time.String() with the monotonic reading: 2006-01-02 15:04:05.999999999 -0700 MST m=+0.000000001
+    let printed = render("{{ now }}").expect("renders");
+    assert!(printed.contains(" m=+"), "{printed}");
 }

@@ -381,7 +381,7 @@ fn random_string(name: &str, kind: u8, count: i64) -> Result {
 /// closing ): `(``); `must == false` adds the `regexp.MustCompile` panic's prefix that the
 /// non-`must` functions show.
 fn compile_as(pattern: &str, must: bool) -> Result<Regex> {
-    regex::RegexBuilder::new(pattern)
+    regex::RegexBuilder::new(&ascii_classes(pattern))
         .size_limit(32 << 20)
         .build()
         .map_err(|e| {
@@ -396,6 +396,87 @@ fn compile_as(pattern: &str, must: bool) -> Result<Regex> {
                 format!("regexp: Compile(`{pattern}`): {message}")
             })
         })
+}
+
+/// Rewrites Perl classes to Go's ASCII meaning (`\\d` is `[0-9]`, `\\w` is
+/// `[0-9A-Za-z_]`, `\\s` is `[\\t\\n\\f\\r ]`, `\\b` an ASCII word boundary); the
+/// `regex` crate's are Unicode-aware.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    let mut depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let class = match next {
+                    'd' => Some(("0-9", false)),
+                    'D' => Some(("0-9", true)),
+                    'w' => Some(("0-9A-Za-z_", false)),
+                    'W' => Some(("0-9A-Za-z_", true)),
+                    's' => Some(("\\t\\n\\f\\r ", false)),
+                    'S' => Some(("\\t\\n\\f\\r ", true)),
+                    _ => None,
+                };
+                match (class, depth) {
+                    (Some((set, false)), 0) => out.push_str(&format!("[{set}]")),
+                    (Some((set, true)), _) => out.push_str(&format!("[^{set}]")),
+                    (Some((set, false)), _) => out.push_str(set),
+                    (None, 0) if next == 'b' || next == 'B' => {
+                        out.push_str(&format!("(?-u:\\{next})"));
+                    }
+                    (None, _) => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+            }
+            '[' if depth > 0 => {
+                if chars.peek() == Some(&':') {
+                    // A POSIX class, `[:alpha:]`, as it is.
+                    out.push(c);
+                    while let Some(n) = chars.next() {
+                        out.push(n);
+                        if n == ':' && chars.peek() == Some(&']') {
+                            out.push(']');
+                            chars.next();
+                            break;
+                        }
+                    }
+                } else {
+                    // A literal `[` in Go; the regex crate would open a nested class.
+                    out.push_str("\\[");
+                }
+            }
+            '&' | '~' if depth > 0 => {
+                // Literal in Go; doubled they are set operations for the regex crate.
+                out.push('\\');
+                out.push(c);
+            }
+            '[' => {
+                depth = 1;
+                out.push(c);
+                // A `]` right after the opening bracket (or `[^`) is literal.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn compile(pattern: &str) -> Result<Regex> {
@@ -560,6 +641,22 @@ mod tests {
 
     fn re(p: &str) -> Regex {
         compile(p).expect("valid")
+    }
+
+    #[test]
+    fn perl_classes_are_ascii_as_in_go() {
+        assert!(!re(r"^\d$").is_match("\u{665}"));
+        assert!(re(r"^\d+$").is_match("0123"));
+        assert!(!re(r"^\w$").is_match("\u{e9}"));
+        assert!(re(r"^[\w.-]+$").is_match("a.b-c_1"));
+        assert!(re(r"^[^\d]+$").is_match("abc"));
+        assert!(re(r"^[\D]+$").is_match("abc"));
+        assert!(!re(r"^\s$").is_match("\u{a0}"));
+        assert!(re(r"^[[:alpha:]]+$").is_match("abc"));
+        assert!(re(r"^[]a]+$").is_match("]a"));
+        assert!(re(r"\bfoo\b").is_match("a foo b"));
+        assert!(re(r"^[a[]+$").is_match("a[a"));
+        assert!(re(r"^[a&&b]+$").is_match("a&b"));
     }
 
     #[test]
