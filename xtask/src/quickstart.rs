@@ -105,6 +105,9 @@ pub fn demo(kubeconfig: &Path) -> anyhow::Result<()> {
         ],
     )?;
 
+    started(&dir, "source-controller", "127.0.0.1:9791")?;
+    started(&dir, "kustomize-controller", "127.0.0.1:9792")?;
+
     say("Creating a Git repository with an example app");
     let repo = dir.join("repo");
     write_app(&repo)?;
@@ -348,6 +351,44 @@ fn spawn(dir: &Path, kubeconfig: &Path, binary: &Path, args: &[&str]) -> anyhow:
         .with_context(|| format!("starting {name}"))?;
     std::fs::write(dir.join(format!("{name}.pid")), child.id().to_string())?;
     Ok(())
+}
+
+/// Waits until a controller answers `/readyz` on its metrics address; fails at once, with the
+/// start of its log, when the process has exited (a port in use, a bad flag).
+fn started(dir: &Path, name: &str, metrics: &str) -> anyhow::Result<()> {
+    let pid = std::fs::read_to_string(dir.join(format!("{name}.pid")))?;
+    let log = dir.join(format!("{name}.log"));
+    let begun = Instant::now();
+    while begun.elapsed() < Duration::from_secs(60) {
+        // Gone, or a zombie (xtask never reaps the processes it starts).
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, None | Some('Z')) {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let first = text.lines().next().unwrap_or("(empty log)");
+            bail!("{name} exited at start: {first} (log: {})", log.display());
+        }
+        let ready = Command::new("curl")
+            .args([
+                "-sf",
+                "--max-time",
+                "2",
+                &format!("http://{metrics}/readyz"),
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ready {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!(
+        "{name} did not become ready within 60s (log: {})",
+        log.display()
+    )
 }
 
 /// Stops the quickstart's controller processes.
