@@ -53,25 +53,25 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
 fn write_overlay(dir: &Path, ns: &str, selector: &str) {
     // Kustomize takes only relative paths: the overlay lives in target/, two levels down.
     let config = "../../config";
-    let args = |extra: &[&str]| {
-        extra
-            .iter()
-            .chain(&[
-                "--log-format=json",
-                &format!("--watch-label-selector={TEST_LABEL}={selector}") as &str,
-            ])
-            .map(|a| format!("      - {{op: add, path: /spec/template/spec/containers/0/args/-, value: \"{a}\"}}\n"))
-            .collect::<String>()
-    };
+    // Both controllers watch only this test's objects.
+    let watch_args = [
+        "--log-format=json".to_string(),
+        format!("--watch-label-selector={TEST_LABEL}={selector}"),
+    ]
+    .iter()
+    .map(|a| {
+        format!(
+            "    - {{op: add, path: /spec/template/spec/containers/0/args/-, value: \"{a}\"}}\n"
+        )
+    })
+    .collect::<String>();
+    // source-controller advertises artifacts on its pod IP (no cluster DNS on the test node).
+    let adv_addr = "    - {op: test, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=source-controller.$(POD_NAMESPACE).svc.cluster.local.\"}\n    - {op: replace, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=$(POD_IP):9090\"}\n";
+    let sc = images::controller("source-controller");
+    let kc = images::controller("kustomize-controller");
+    let (sc, kc) = (sc.trim_end_matches(":dev"), kc.trim_end_matches(":dev"));
     let kustomization = format!(
-        "namespace: {ns}\nresources:\n- {config}\nimages:\n- name: weir/source-controller\n  newName: {sc}\n- name: weir/kustomize-controller\n  newName: {kc}\npatches:\n- target: {{kind: Deployment, name: source-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/env/-, value: {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}}}\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{sc_args}- target: {{kind: Deployment, name: kustomize-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{kc_args}",
-        sc = images::controller("source-controller").trim_end_matches(":dev"),
-        kc = images::controller("kustomize-controller").trim_end_matches(":dev"),
-        sc_args = format!(
-            "    - {{op: test, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=source-controller.$(POD_NAMESPACE).svc.cluster.local.\"}}\n    - {{op: replace, path: /spec/template/spec/containers/0/args/2, value: \"--storage-adv-addr=$(POD_IP):9090\"}}\n{}",
-            args(&[]).replace("      - ", "    - ")
-        ),
-        kc_args = args(&[]).replace("      - ", "    - "),
+        "namespace: {ns}\nresources:\n- {config}\nimages:\n- name: weir/source-controller\n  newName: {sc}\n- name: weir/kustomize-controller\n  newName: {kc}\npatches:\n- target: {{kind: Deployment, name: source-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/env/-, value: {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}}}\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{adv_addr}{watch_args}- target: {{kind: Deployment, name: kustomize-controller}}\n  patch: |\n    - {{op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Always}}\n{watch_args}",
     );
     std::fs::write(dir.join("kustomization.yaml"), kustomization)
         .unwrap_or_else(|e| panic!("writing the overlay: {e}"));

