@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod template;
+pub use template::HelmStyleError;
+
 /// Weir: GitOps for Kubernetes.
 #[derive(Parser, Debug)]
 #[command(name = "weir", version, about)]
@@ -20,6 +23,8 @@ enum Command {
         #[command(subcommand)]
         what: BuildWhat,
     },
+    /// Render a Helm chart locally with Weir's native Helm engine, as `helm template` does.
+    Template(template::TemplateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +65,7 @@ enum Format {
 /// Build failures (printed by the caller on stderr) and write errors.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
+        Command::Template(args) => template::run(args, out),
         Command::Build {
             what:
                 BuildWhat::Kustomization {

@@ -8,7 +8,11 @@ fn main() -> std::process::ExitCode {
     match weir_cli::run(cli, &mut stdout.lock()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<weir_cli::HelmStyleError>() {
+                // `weir template` speaks helm's language, errors included.
+                Some(helm) => eprintln!("Error: {helm}"),
+                None => eprintln!("error: {e:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }

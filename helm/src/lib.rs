@@ -4,10 +4,14 @@
 //! - [`template`]: Go's `text/template` — parser and executor with Go's exact semantics.
 //! - [`sprig`]: the Sprig v3 function library as Helm registers it.
 //! - [`chart`]: charts (directories and `.tgz`), dependencies, values coalescing, `--set`.
+//! - [`render`]: every template of a chart executed with Helm's built-in objects.
+//! - [`action`]: `helm template` end to end, from user values to the printed manifests.
 //!
 //! The crate is pure: no Kubernetes client, no network, no async runtime.
 
+pub mod action;
 pub mod chart;
+pub mod render;
 pub mod sprig;
 pub mod template;
 pub mod value;

@@ -1,7 +1,7 @@
 //! The dynamic value templates work on: Go's `interface{}` as Helm's templates see it.
 //!
 //! A [`Value`] is cheap to clone (scalars are inline, strings, lists and maps are behind an
-//! [`Arc`]), `Send + Sync`, and remembers the Go type it stands for, because templates can
+//! [`Arc`]; a cloned map is the same map), `Send + Sync`, and remembers the Go type it stands for, because templates can
 //! observe it: `printf "%T"`, Sprig's `typeOf`/`kindOf`, which functions accept it as an
 //! argument (`wrong type for value; expected string; got float64`), and comparisons (`eq 1 1.0`
 //! is an error in Go).
@@ -23,6 +23,45 @@
 //! Maps iterate in Go's sorted key order (byte order of the keys), which is the order
 //! `range`, `%v` and `toYaml` use.
 //!
+//! # Maps are references
+//!
+//! As in Go, a map is a reference to shared entries: cloning a [`Value::Map`] (or a [`Map`])
+//! gives another handle on the same map, and a change made through one handle
+//! ([`Map::insert`], [`Map::remove`]; Sprig's `set`, `unset`, `merge`) is seen through every
+//! other one — a variable, a map or list holding it, `.Values` in a later template of the same
+//! render. Functions that make a map in Go make a fresh one here too (`dict`, `fromYaml`,
+//! `fromJson`, `pick`, `omit`, `deepCopy`); slices ([`List`]) stay values, as Sprig's
+//! `append` and `prepend` return new slices.
+//!
+//! The entries live behind a [`RwLock`] holding an `Arc<BTreeMap>`, which is copied on write
+//! only while a [`Map::snapshot`] of it is alive. The locking rule: a lock is taken only
+//! inside [`Map`]'s own methods and released before they return; no guard ever escapes, so no
+//! lock is held while the caller recurses, runs a template or locks another (or the same) map.
+//! Walks over nested values take a snapshot (an `Arc` clone) and iterate it lock-free, which
+//! is also what makes `set $d "k" $d`, `merge $d $d` and mutating a map inside a `range` over
+//! it safe.
+//!
+//! # Cycles
+//!
+//! `set $d "self" $d` makes a map that contains itself. Go then recurses until its stack
+//! overflows when the map is printed, copied or merged (`encoding/json` reports "encountered
+//! a cycle"; `reflect.DeepEqual` treats a pair it is already comparing as equal). Here every
+//! recursive walk over a value tracks the maps on its path and is also bounded by
+//! [`MAX_DEPTH`] levels of nesting:
+//!
+//! - `%v` and the other `fmt` verbs print `...` where the map would repeat (or where the
+//!   nesting passes [`MAX_DEPTH`]);
+//! - [`Value::to_json`] puts null there; Sprig's `toJson`/`toYaml` fail with Go's
+//!   `json: unsupported value: encountered a cycle via map[string]interface {}` (the
+//!   non-`must` forms give `""`, as in Helm);
+//! - [`Value::deep_equal`] follows Go's rule (a pair already being compared is equal);
+//! - `deepCopy` fails, and `merge` does not descend again into a pair of maps it is already
+//!   merging (mergo's rule for values it has visited).
+//!
+//! A cycle is a cycle of [`Arc`]s, so its memory is never freed: acceptable for a render
+//! (a template has to build the cycle on purpose), but a long-lived process rendering
+//! untrusted charts leaks what those cycles hold.
+//!
 //! What Go prints for a value with `%v` (and `{{ . }}`) is [`Value`]'s [`Display`](fmt::Display):
 //! `map[a:1 b:2]`, `[a b]`, `<nil>`, floats as `strconv.FormatFloat(f, 'g', -1, 64)` (`1e+06`).
 //! The other `fmt` verbs live in [`crate::template::fmt`].
@@ -30,9 +69,10 @@
 //! Functions (Go's `template.FuncMap`) are declared in [`crate::template::func`]; they receive
 //! already type-checked `&[Value]` arguments.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::template::{CallContext, FuncError, Signature};
 
@@ -58,7 +98,7 @@ pub enum Value {
     Bytes(Arc<[u8]>),
     /// A Go slice.
     List(Arc<List>),
-    /// A Go map with string keys.
+    /// A Go map with string keys: a reference (a cloned value is the same map).
     Map(Arc<Map>),
     /// A struct, pointer or named type with methods (`.Chart`, `.Capabilities`, `.Files`).
     Object(Arc<dyn Object>),
@@ -127,25 +167,219 @@ pub struct List {
     pub items: Vec<Value>,
 }
 
-/// A Go map with string keys, iterated in sorted key order.
-#[derive(Clone, Debug, Default)]
+/// The deepest nesting of lists and maps a walk over a value follows (printing, JSON,
+/// comparison, copying, merging); beyond it a walk prints `...` or fails. Values read from
+/// files are far shallower (Helm refuses values nested beyond 200 levels); only a template
+/// that builds the nesting in a loop reaches it. (Go has no such bound, but its stacks grow;
+/// ours do not, and a walk may run on any thread, since a template can store what it builds
+/// in the data it was given: 1000 levels fit a 2 MiB thread stack in a debug build.)
+pub const MAX_DEPTH: usize = 1_000;
+
+/// A Go map with string keys, iterated in sorted key order: a reference to shared entries.
+///
+/// Cloning a `Map` gives another handle on the same entries (Go's map assignment), so
+/// [`Map::insert`] and [`Map::remove`] through one handle are seen by all. [`Map::with_type`]
+/// is the same map seen as another named type (Go's conversion `map[string]interface{}(v)`).
+/// Reads take a short read lock; [`Map::snapshot`] gives the entries as they are now, to walk
+/// without holding any lock (see the [module docs](self) for the locking rule).
+#[derive(Clone, Default)]
 pub struct Map {
     /// The name of a named map type (`chartutil.Values`), shown by `%T`; `None` for a plain
     /// `map[string]ELEM`.
     pub type_name: Option<Arc<str>>,
     /// The value type.
     pub elem: Elem,
-    /// The entries, in Go's sorted key order.
-    pub entries: BTreeMap<String, Value>,
+    /// The entries, shared by every handle on the map.
+    entries: Arc<Entries>,
+}
+
+/// A map's entries, in Go's sorted key order; the inner `Arc` is copied on write while a
+/// [`Map::snapshot`] of it is alive.
+#[derive(Default)]
+struct Entries(RwLock<Arc<BTreeMap<String, Value>>>);
+
+/// Frees nested maps and lists that nothing else holds in a loop rather than by recursion,
+/// so dropping a deeply nested value (a template can build one and store it in its data)
+/// cannot overflow the stack.
+impl Drop for Entries {
+    fn drop(&mut self) {
+        fn take(entries: &mut Entries, pending: &mut Vec<Value>) {
+            let inner = entries.0.get_mut().unwrap_or_else(PoisonError::into_inner);
+            // Shared with a live snapshot: that snapshot frees the entries when it goes.
+            if let Some(map) = Arc::get_mut(inner) {
+                pending.extend(
+                    std::mem::take(map)
+                        .into_values()
+                        .filter(|v| matches!(v, Value::Map(_) | Value::List(_))),
+                );
+            }
+        }
+        let mut pending = Vec::new();
+        take(self, &mut pending);
+        while let Some(v) = pending.pop() {
+            match v {
+                Value::Map(m) => {
+                    if let Ok(m) = Arc::try_unwrap(m)
+                        && let Ok(mut entries) = Arc::try_unwrap(m.entries)
+                    {
+                        take(&mut entries, &mut pending);
+                    }
+                }
+                Value::List(l) => {
+                    if let Ok(l) = Arc::try_unwrap(l) {
+                        pending.extend(
+                            l.items
+                                .into_iter()
+                                .filter(|v| matches!(v, Value::Map(_) | Value::List(_))),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 impl Map {
+    /// A new `map[string]ELEM` holding `entries`.
+    pub fn new(elem: Elem, entries: BTreeMap<String, Value>) -> Map {
+        Map {
+            type_name: None,
+            elem,
+            entries: Arc::new(Entries(RwLock::new(Arc::new(entries)))),
+        }
+    }
+
+    /// A new map of a named type (`chartutil.Values`) with `map[string]interface{}` underneath.
+    pub fn named(type_name: &str, entries: BTreeMap<String, Value>) -> Map {
+        Map {
+            type_name: Some(type_name.into()),
+            ..Map::new(Elem::Interface, entries)
+        }
+    }
+
+    /// The same map (sharing its entries) seen as the named type `type_name`, or as the plain
+    /// `map[string]ELEM` for `None`: Go's conversion between a named map type and its
+    /// underlying type, as when `.Values` is passed to a `map[string]interface{}` parameter.
+    pub fn with_type(&self, type_name: Option<Arc<str>>) -> Map {
+        Map {
+            type_name,
+            elem: self.elem,
+            entries: Arc::clone(&self.entries),
+        }
+    }
+
     /// The Go type name, as `%T` prints it.
     pub fn go_type(&self) -> String {
         match &self.type_name {
             Some(name) => name.to_string(),
             None => format!("map[string]{}", self.elem.go_name()),
         }
+    }
+
+    /// Whether `self` and `other` are handles on the same Go map.
+    pub fn same_map(&self, other: &Map) -> bool {
+        Arc::ptr_eq(&self.entries, &other.entries)
+    }
+
+    /// The identity of the map (equal for handles on the same map), for cycle detection.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.entries).cast::<()>() as usize
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Arc<BTreeMap<String, Value>>> {
+        // A panic while a lock was held cannot leave the map half-changed (every change is
+        // one `BTreeMap` call), so a poisoned lock is still good.
+        self.entries.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Arc<BTreeMap<String, Value>>> {
+        self.entries.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entries as they are now, in key order. Later changes to the map do not show in
+    /// it, and no lock is held while it is alive (a change made meanwhile copies the entries
+    /// once). This is how to iterate, and how to walk nested values.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Value>> {
+        Arc::clone(&self.read())
+    }
+
+    /// The number of entries (Go's `len`).
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+
+    /// Whether the map has `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read().contains_key(key)
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Sets `key` to `value` in place (Go's `m[key] = value`), returning the value it
+    /// replaces. `value` may be this very map (a cycle; see the [module docs](self)).
+    pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
+        let key = key.into();
+        let mut guard = self.write();
+        Arc::make_mut(&mut guard).insert(key, value)
+    }
+
+    /// Removes `key` in place (Go's `delete(m, key)`), returning its value.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        let mut guard = self.write();
+        if !guard.contains_key(key) {
+            return None;
+        }
+        Arc::make_mut(&mut guard).remove(key)
+    }
+}
+
+thread_local! {
+    /// The maps [`Map`]'s `Debug` is printing, outermost first (to cut cycles).
+    static DEBUG_PATH: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pops [`DEBUG_PATH`] when a map's `Debug` is done, even when it fails.
+struct DebugPathGuard;
+
+impl Drop for DebugPathGuard {
+    fn drop(&mut self) {
+        DEBUG_PATH.with(|p| p.borrow_mut().pop());
+    }
+}
+
+/// `Map { type: "...", entries: {...} }`, with `...` where a map would repeat (a cycle) or
+/// the nesting passes [`MAX_DEPTH`].
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.id();
+        let cut = DEBUG_PATH.with(|p| {
+            let p = p.borrow();
+            p.len() > MAX_DEPTH || p.contains(&id)
+        });
+        if cut {
+            return f.write_str("Map(...)");
+        }
+        DEBUG_PATH.with(|p| p.borrow_mut().push(id));
+        let _pop = DebugPathGuard;
+        let entries = self.snapshot();
+        f.debug_struct("Map")
+            .field("type", &self.go_type())
+            .field("entries", &*entries)
+            .finish()
     }
 }
 
@@ -196,6 +430,7 @@ pub trait Object: fmt::Debug + Send + Sync {
     }
 
     /// The object as map data, for map-kind named types (key lookup, `range`, `len`, `index`).
+    /// The map is shared like any other: changes through it are the object's.
     fn as_map(&self) -> Option<&Map> {
         None
     }
@@ -245,36 +480,28 @@ impl Value {
         Value::List(Arc::new(List { elem, items }))
     }
 
-    /// A `map[string]interface{}`.
+    /// A new `map[string]interface{}`.
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(Map {
-            type_name: None,
-            elem: Elem::Interface,
-            entries,
-        }))
+        Value::Map(Arc::new(Map::new(Elem::Interface, entries)))
     }
 
-    /// A map of a named type, e.g. `chartutil.Values` (`map[string]interface{}` underneath).
+    /// A new map of a named type, e.g. `chartutil.Values` (`map[string]interface{}`
+    /// underneath).
     pub fn named_map(type_name: &str, entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(Map {
-            type_name: Some(type_name.into()),
-            elem: Elem::Interface,
-            entries,
-        }))
+        Value::Map(Arc::new(Map::named(type_name, entries)))
     }
 
-    /// A `map[string]string`.
+    /// A new `map[string]string`.
     pub fn string_map<K: Into<String>, S: Into<Arc<str>>>(
         entries: impl IntoIterator<Item = (K, S)>,
     ) -> Value {
-        Value::Map(Arc::new(Map {
-            type_name: None,
-            elem: Elem::String,
-            entries: entries
+        Value::Map(Arc::new(Map::new(
+            Elem::String,
+            entries
                 .into_iter()
                 .map(|(k, v)| (k.into(), Value::String(v.into())))
                 .collect(),
-        }))
+        )))
     }
 
     /// A Go `[]byte`.
@@ -358,43 +585,17 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.items.is_empty(),
-            Value::Map(m) => !m.entries.is_empty(),
+            Value::Map(m) => !m.is_empty(),
             Value::Object(o) => o.truth(),
         }
     }
 
     /// Go's `reflect.DeepEqual` over these values (types must match exactly; `1` and `1.0`
-    /// differ, `[]string{"a"}` and `[]interface{}{"a"}` differ).
+    /// differ, `[]string{"a"}` and `[]interface{}{"a"}` differ). As in Go, a map is equal to
+    /// itself, and a pair of maps already being compared counts as equal, so cycles end;
+    /// nesting beyond [`MAX_DEPTH`] compares unequal.
     pub fn deep_equal(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Nil, Value::Nil) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
-            (Value::Uint64(a), Value::Uint64(b)) => a == b,
-            #[allow(clippy::float_cmp)]
-            (Value::Float(a), Value::Float(b)) => a == b,
-            (Value::String(a), Value::String(b)) => a == b,
-            (Value::Bytes(a), Value::Bytes(b)) => a == b,
-            (Value::List(a), Value::List(b)) => {
-                a.elem == b.elem
-                    && a.items.len() == b.items.len()
-                    && a.items.iter().zip(&b.items).all(|(x, y)| x.deep_equal(y))
-            }
-            (Value::Map(a), Value::Map(b)) => {
-                a.elem == b.elem
-                    && a.type_name == b.type_name
-                    && a.entries.len() == b.entries.len()
-                    && a.entries
-                        .iter()
-                        .zip(&b.entries)
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.deep_equal(vb))
-            }
-            (Value::Object(a), Value::Object(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.type_name() == b.type_name() && a.to_data().deep_equal(&b.to_data()))
-            }
-            _ => false,
-        }
+        deep_equal(self, other, &mut HashSet::new(), 0)
     }
 
     /// Converts JSON as Go's `encoding/json` decodes it into `interface{}`: every number is a
@@ -439,35 +640,147 @@ impl Value {
 
     /// Converts to JSON data as Go's `encoding/json` would marshal it: integral floats become
     /// JSON integers (Go prints `1e+06` as `1000000`), `[]byte` becomes base64 text, objects
-    /// their [`Object::to_data`]. Non-finite floats (which Go refuses to marshal) become null.
+    /// their [`Object::to_data`]. What Go refuses to marshal becomes null: non-finite floats,
+    /// a map inside itself (a cycle) and nesting beyond [`MAX_DEPTH`]. (Sprig's `toJson`
+    /// reports those as Go does.)
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Nil => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) | Value::Int64(i) => J::from(*i),
-            Value::Uint64(u) => J::from(*u),
-            Value::Float(f) => {
-                if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21 {
-                    // Exactly integral and below Go's switch to exponent form.
-                    #[allow(clippy::cast_possible_truncation)]
-                    if f.abs() < 9.2e18 {
-                        return J::from(*f as i64);
-                    }
-                }
-                serde_json::Number::from_f64(*f).map_or(J::Null, J::Number)
-            }
-            Value::String(s) => J::String(s.to_string()),
-            Value::Bytes(b) => J::String(base64(b)),
-            Value::List(l) => J::Array(l.items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => J::Object(
-                m.entries
+        to_json(self, &mut Path::default())
+    }
+}
+
+/// `a.deep_equal(b)`; `seen` holds the pairs of maps compared so far (Go's `visited`).
+fn deep_equal(a: &Value, b: &Value, seen: &mut HashSet<(usize, usize)>, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
+        (Value::Uint64(a), Value::Uint64(b)) => a == b,
+        #[allow(clippy::float_cmp)]
+        (Value::Float(a), Value::Float(b)) => a == b,
+        (Value::String(a), Value::String(b)) => a == b,
+        (Value::Bytes(a), Value::Bytes(b)) => a == b,
+        (Value::List(a), Value::List(b)) => {
+            a.elem == b.elem
+                && a.items.len() == b.items.len()
+                && a
+                    .items
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
-            Value::Object(o) => o.to_data().to_json(),
+                    .zip(&b.items)
+                    .all(|(x, y)| deep_equal(x, y, seen, depth + 1))
         }
+        (Value::Map(a), Value::Map(b)) => {
+            if a.elem != b.elem || a.type_name != b.type_name {
+                return false;
+            }
+            if a.same_map(b) || !seen.insert((a.id(), b.id())) {
+                return true;
+            }
+            let (ea, eb) = (a.snapshot(), b.snapshot());
+            ea.len() == eb.len()
+                && ea
+                    .iter()
+                    .zip(eb.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && deep_equal(va, vb, seen, depth + 1))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            Arc::ptr_eq(a, b)
+                || (a.type_name() == b.type_name()
+                    && deep_equal(&a.to_data(), &b.to_data(), seen, depth + 1))
+        }
+        _ => false,
+    }
+}
+
+/// [`Value::to_json`] inside the maps and lists of `path`.
+fn to_json(v: &Value, path: &mut Path) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Nil => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) | Value::Int64(i) => J::from(*i),
+        Value::Uint64(u) => J::from(*u),
+        Value::Float(f) => {
+            if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21 {
+                // Exactly integral and below Go's switch to exponent form.
+                #[allow(clippy::cast_possible_truncation)]
+                if f.abs() < 9.2e18 {
+                    return J::from(*f as i64);
+                }
+            }
+            serde_json::Number::from_f64(*f).map_or(J::Null, J::Number)
+        }
+        Value::String(s) => J::String(s.to_string()),
+        Value::Bytes(b) => J::String(base64(b)),
+        Value::List(l) => {
+            if path.enter_list().is_err() {
+                return J::Null;
+            }
+            let items = l.items.iter().map(|x| to_json(x, path)).collect();
+            path.leave();
+            J::Array(items)
+        }
+        Value::Map(m) => {
+            if path.enter_map(m).is_err() {
+                return J::Null;
+            }
+            let entries = m.snapshot();
+            let object = entries
+                .iter()
+                .map(|(k, x)| (k.clone(), to_json(x, path)))
+                .collect();
+            path.leave();
+            J::Object(object)
+        }
+        Value::Object(o) => to_json(&o.to_data(), path),
+    }
+}
+
+/// Why a walk over a value stopped going deeper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The map is already on the path: it contains itself.
+    Cycle,
+    /// The nesting passes [`MAX_DEPTH`].
+    TooDeep,
+}
+
+/// The maps and lists a recursive walk over a value is inside, outermost first: every walk
+/// keeps one to stop at cycles and at [`MAX_DEPTH`].
+#[derive(Debug, Default)]
+pub(crate) struct Path(Vec<usize>);
+
+impl Path {
+    /// Steps into map `m`, unless it is already on the path or the path is too deep. Call
+    /// [`Path::leave`] after an `Ok`.
+    pub(crate) fn enter_map(&mut self, m: &Map) -> Result<(), Cut> {
+        let id = m.id();
+        if self.0.len() >= MAX_DEPTH {
+            return Err(Cut::TooDeep);
+        }
+        if self.0.contains(&id) {
+            return Err(Cut::Cycle);
+        }
+        self.0.push(id);
+        Ok(())
+    }
+
+    /// Steps into a list (lists cannot contain themselves except through a map, but they
+    /// count for the depth). Call [`Path::leave`] after an `Ok`.
+    pub(crate) fn enter_list(&mut self) -> Result<(), Cut> {
+        if self.0.len() >= MAX_DEPTH {
+            return Err(Cut::TooDeep);
+        }
+        // 0 is never a map's id.
+        self.0.push(0);
+        Ok(())
+    }
+
+    /// Steps back out of the innermost map or list.
+    pub(crate) fn leave(&mut self) {
+        self.0.pop();
     }
 }
 
@@ -546,7 +859,7 @@ impl From<&serde_json::Value> for Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
-        write_v(&mut out, self, false, 0);
+        write_v(&mut out, self, false, &mut Path::default());
         f.write_str(&out)
     }
 }
@@ -555,19 +868,15 @@ impl Value {
     /// Go's `%+v` (same as `%v` except for structs, whose field names are shown).
     pub fn to_string_plus(&self) -> String {
         let mut out = String::new();
-        write_v(&mut out, self, true, 0);
+        write_v(&mut out, self, true, &mut Path::default());
         out
     }
 }
 
-/// Go prints cycles forever; our values are trees, but bound the depth anyway.
-const MAX_PRINT_DEPTH: usize = 10_000;
-
-pub(crate) fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
-    if depth > MAX_PRINT_DEPTH {
-        out.push_str("...");
-        return;
-    }
+/// Go's `%v` of `v` inside the maps and lists of `path`. Go prints a map inside itself until
+/// its stack overflows; this prints `...` where the map would repeat, or where the nesting
+/// passes [`MAX_DEPTH`].
+fn write_v(out: &mut String, v: &Value, plus: bool, path: &mut Path) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -586,26 +895,36 @@ pub(crate) fn write_v(out: &mut String, v: &Value, plus: bool, depth: usize) {
             out.push(']');
         }
         Value::List(l) => {
+            if path.enter_list().is_err() {
+                out.push_str("...");
+                return;
+            }
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_v(out, item, plus, depth + 1);
+                write_v(out, item, plus, path);
             }
             out.push(']');
+            path.leave();
         }
         Value::Map(m) => {
+            if path.enter_map(m).is_err() {
+                out.push_str("...");
+                return;
+            }
             out.push_str("map[");
-            for (i, (k, item)) in m.entries.iter().enumerate() {
+            for (i, (k, item)) in m.snapshot().iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
                 out.push_str(k);
                 out.push(':');
-                write_v(out, item, plus, depth + 1);
+                write_v(out, item, plus, path);
             }
             out.push(']');
+            path.leave();
         }
         Value::Object(o) => out.push_str(&o.fmt_v(plus)),
     }

@@ -3,7 +3,7 @@
 //! emptiness rule (`default`, `empty`, `coalesce`, `compact`), Go's `%q` quoting, and
 //! `encoding/json` output (`toJson` and friends).
 
-use crate::value::{Elem, Value, format_float};
+use crate::value::{Cut, Elem, Path, Value, format_float};
 
 /// `cast.ToInt64`: numbers truncate toward zero, strings parse as Go integer literals
 /// (`0x1F`, `0o17`, `010` octal, `1_000`; a trailing `.0` is dropped), `true` is 1, and
@@ -175,8 +175,8 @@ pub fn is_empty(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::List(l) => l.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
-        Value::Object(o) => o.as_map().is_some_and(|m| m.entries.is_empty()),
+        Value::Map(m) => m.is_empty(),
+        Value::Object(o) => o.as_map().is_some_and(|m| m.is_empty()),
     }
 }
 
@@ -236,11 +236,21 @@ pub struct JsonStyle {
 ///
 /// # Errors
 ///
-/// Non-finite floats, which Go refuses: `json: unsupported value: +Inf`.
+/// What Go refuses: non-finite floats (`json: unsupported value: +Inf`) and a map inside
+/// itself (`json: unsupported value: encountered a cycle via map[string]interface {}`);
+/// also nesting beyond [`crate::value::MAX_DEPTH`].
 pub fn go_json(v: &Value, style: JsonStyle) -> Result<String, String> {
     let mut out = String::new();
-    write_json(&mut out, v, style, 0)?;
+    write_json(&mut out, v, style, 0, &mut Path::default())?;
     Ok(out)
+}
+
+/// The error for a walk that stopped at `cut` in a value of Go type `go_type`.
+fn json_cut(cut: Cut, go_type: &str) -> String {
+    match cut {
+        Cut::Cycle => format!("json: unsupported value: encountered a cycle via {go_type}"),
+        Cut::TooDeep => "json: exceeded max depth".into(),
+    }
 }
 
 fn newline(out: &mut String, style: JsonStyle, depth: usize) {
@@ -252,10 +262,14 @@ fn newline(out: &mut String, style: JsonStyle, depth: usize) {
     }
 }
 
-fn write_json(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Result<(), String> {
-    if depth > 10_000 {
-        return Err("json: exceeded max depth".into());
-    }
+/// `v` at indentation `depth`, inside the maps and lists of `path`.
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    style: JsonStyle,
+    depth: usize,
+    path: &mut Path,
+) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -276,24 +290,28 @@ fn write_json(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Re
                 out.push_str("[]");
                 return Ok(());
             }
+            path.enter_list().map_err(|cut| json_cut(cut, &l.go_type()))?;
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 newline(out, style, depth + 1);
-                write_json(out, item, style, depth + 1)?;
+                write_json(out, item, style, depth + 1, path)?;
             }
             newline(out, style, depth);
             out.push(']');
+            path.leave();
         }
         Value::Map(m) => {
-            if m.entries.is_empty() {
+            let entries = m.snapshot();
+            if entries.is_empty() {
                 out.push_str("{}");
                 return Ok(());
             }
+            path.enter_map(m).map_err(|cut| json_cut(cut, &m.go_type()))?;
             out.push('{');
-            for (i, (k, item)) in m.entries.iter().enumerate() {
+            for (i, (k, item)) in entries.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -303,10 +321,11 @@ fn write_json(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Re
                 if style.pretty {
                     out.push(' ');
                 }
-                write_json(out, item, style, depth + 1)?;
+                write_json(out, item, style, depth + 1, path)?;
             }
             newline(out, style, depth);
             out.push('}');
+            path.leave();
         }
         Value::Object(o) => match o.as_map() {
             Some(m) => write_json(
@@ -314,8 +333,9 @@ fn write_json(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Re
                 &Value::Map(std::sync::Arc::new(m.clone())),
                 style,
                 depth,
+                path,
             )?,
-            None => write_json(out, &o.to_data(), style, depth)?,
+            None => write_json(out, &o.to_data(), style, depth, path)?,
         },
     }
     Ok(())

@@ -74,7 +74,7 @@ fn certificate_of(v: &Value) -> Result<Certificate> {
     let get = |name: &str| -> Option<String> {
         match v {
             Value::Object(o) => o.field(name).map(|f| strval(&f)),
-            Value::Map(m) => m.entries.get(name).map(strval),
+            Value::Map(m) => m.get(name).map(|v| strval(&v)),
             _ => None,
         }
     };

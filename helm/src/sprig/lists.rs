@@ -1,16 +1,18 @@
 //! Sprig's list and dict functions.
 //!
-//! Go maps are shared references: Sprig's `set`, `unset`, `merge` and `mergeOverwrite`
-//! change their first argument and return it. Values here are immutable, so these return
-//! the changed map and leave the argument as it was; templates that use the returned map
-//! (`$d = set $d "k" 1`, `merge (dict) $a $b`) see what Helm shows.
+//! Go maps are shared references, and so are [`Value::Map`]s: Sprig's `set`, `unset`,
+//! `merge` and `mergeOverwrite` change their first argument in place and return it (as a
+//! `map[string]interface{}`, the parameter's type, when a named map such as
+//! `chartutil.Values` was passed). `dict`, `pick`, `omit` and `deepCopy` make new maps. Go
+//! slices stay values: `append` and `prepend` return new lists.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::convert::{is_empty, strval, to_int64};
 use super::{Registry, Result, arg, err, int_arg, str_arg};
 use crate::template::Param;
-use crate::value::{Elem, Value};
+use crate::value::{Cut, Elem, MAX_DEPTH, Map, Path, Value};
 
 use Param::{Any, Int, Map as MapP, String as Str};
 
@@ -187,15 +189,20 @@ fn slice(a: &[Value]) -> Result {
     Ok(Value::typed_list(elem, items[start..end].to_vec()))
 }
 
-/// The entries of a map argument (nil is an empty map).
-fn entries(v: &Value) -> BTreeMap<String, Value> {
-    v.as_map().map(|m| m.entries.clone()).unwrap_or_default()
+/// The entries of a map argument as they are now (nil is an empty map).
+fn entries(v: &Value) -> Arc<BTreeMap<String, Value>> {
+    v.as_map().map(Map::snapshot).unwrap_or_default()
 }
 
-/// The `map[string]interface{}` a Sprig dict function returns (a named map such as
-/// `common.Values` was converted to that type when passed in, as Go converts it).
-fn same_map(_like: &Value, entries: BTreeMap<String, Value>) -> Value {
-    Value::map(entries)
+/// What a Sprig dict function declared to return `map[string]interface{}` returns for its
+/// map argument `m`: the same map, seen as that type (a named map such as `common.Values`
+/// was converted to it when passed in, as Go converts it).
+fn as_plain(m: &Arc<Map>) -> Value {
+    if m.type_name.is_none() {
+        Value::Map(Arc::clone(m))
+    } else {
+        Value::Map(Arc::new(m.with_type(None)))
+    }
 }
 
 /// Whether `v` is exactly a `map[string]interface{}` (what Go's type assertion in `dig`
@@ -215,42 +222,46 @@ fn register_dicts(m: &mut Registry) {
         Ok(Value::map(out))
     });
     m.fixed("get", &[MapP, Str], |a| {
-        Ok(entries(arg(a, 0))
-            .remove(str_arg(a, 1))
+        Ok(arg(a, 0)
+            .as_map()
+            .and_then(|m| m.get(str_arg(a, 1)))
             .unwrap_or_else(|| Value::from("")))
     });
-    m.fixed("set", &[MapP, Str, Any], |a| {
-        let mut e = entries(arg(a, 0));
-        e.insert(str_arg(a, 1).to_string(), arg(a, 2).clone());
-        Ok(same_map(arg(a, 0), e))
+    // `d[key] = value; return d`: the map changes in place.
+    m.fixed("set", &[MapP, Str, Any], |a| match arg(a, 0) {
+        Value::Map(d) => {
+            d.insert(str_arg(a, 1), arg(a, 2).clone());
+            Ok(as_plain(d))
+        }
+        _ => err("assignment to entry in nil map"),
     });
-    m.fixed("unset", &[MapP, Str], |a| {
-        let mut e = entries(arg(a, 0));
-        e.remove(str_arg(a, 1));
-        Ok(same_map(arg(a, 0), e))
+    // `delete(d, key); return d` (deleting from a nil map does nothing; it prints `map[]`).
+    m.fixed("unset", &[MapP, Str], |a| match arg(a, 0) {
+        Value::Map(d) => {
+            d.remove(str_arg(a, 1));
+            Ok(as_plain(d))
+        }
+        _ => Ok(Value::map(BTreeMap::new())),
     });
     m.fixed("hasKey", &[MapP, Str], |a| {
         Ok(arg(a, 0)
             .as_map()
-            .is_some_and(|m| m.entries.contains_key(str_arg(a, 1)))
+            .is_some_and(|m| m.contains_key(str_arg(a, 1)))
             .into())
     });
     m.variadic("pluck", &[Str], MapP, |a| {
         let key = str_arg(a, 0);
         let found = a[1.min(a.len())..]
             .iter()
-            .filter_map(|d| d.as_map().and_then(|m| m.entries.get(key)).cloned())
+            .filter_map(|d| d.as_map().and_then(|m| m.get(key)))
             .collect();
         Ok(Value::list(found))
     });
     m.variadic("keys", &[], MapP, |a| {
         let keys: Vec<String> = a
             .iter()
-            .flat_map(|d| {
-                d.as_map()
-                    .map(|m| m.entries.keys().cloned().collect::<Vec<_>>())
-            })
-            .flatten()
+            .filter_map(Value::as_map)
+            .flat_map(Map::keys)
             .collect();
         Ok(Value::string_list(keys))
     });
@@ -261,8 +272,9 @@ fn register_dicts(m: &mut Registry) {
             .filter_map(Value::as_str)
             .collect();
         Ok(Value::map(
-            e.into_iter()
+            e.iter()
                 .filter(|(k, _)| wanted.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ))
     });
@@ -273,13 +285,14 @@ fn register_dicts(m: &mut Registry) {
             .filter_map(Value::as_str)
             .collect();
         Ok(Value::map(
-            e.into_iter()
+            e.iter()
                 .filter(|(k, _)| !omit.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ))
     });
     m.fixed("values", &[MapP], |a| {
-        Ok(Value::list(entries(arg(a, 0)).into_values().collect()))
+        Ok(Value::list(entries(arg(a, 0)).values().cloned().collect()))
     });
     for (name, overwrite) in [
         ("merge", false),
@@ -287,14 +300,21 @@ fn register_dicts(m: &mut Registry) {
         ("mergeOverwrite", true),
         ("mustMergeOverwrite", true),
     ] {
+        // `mergo.Merge(&dst, src)` for each source: `dst` changes in place (a nil `dst`
+        // becomes a new map, as mergo makes one).
         m.variadic(name, &[MapP], MapP, move |a| {
-            let mut dst = entries(arg(a, 0));
-            for src in &a[1.min(a.len())..] {
-                if let Some(src) = src.as_map() {
-                    merge_into(&mut dst, &src.entries, overwrite, 0)?;
+            let dst = match arg(a, 0) {
+                Value::Map(d) => as_plain(d),
+                _ => Value::map(BTreeMap::new()),
+            };
+            if let Some(d) = dst.as_map() {
+                for src in &a[1.min(a.len())..] {
+                    if let Some(src) = src.as_map() {
+                        merge_into(d, src, overwrite, &mut Vec::new(), 0)?;
+                    }
                 }
             }
-            Ok(same_map(arg(a, 0), dst))
+            Ok(dst)
         });
     }
     m.variadic("dig", &[], Any, |a| {
@@ -317,7 +337,7 @@ fn register_dicts(m: &mut Registry) {
                     key.type_name()
                 ));
             };
-            let Some(step) = current.as_map().and_then(|m| m.entries.get(key)).cloned() else {
+            let Some(step) = current.as_map().and_then(|m| m.get(key)) else {
                 return Ok(default.clone());
             };
             if i + 1 == keys.len() {
@@ -333,24 +353,42 @@ fn register_dicts(m: &mut Registry) {
         }
         Ok(default.clone())
     });
-    for name in ["deepCopy", "mustDeepCopy"] {
-        m.fixed(name, &[Any], |a| Ok(deep_copy(arg(a, 0))));
-    }
+    // copystructure.Copy; Sprig's deepCopy panics on its error (`deepCopy error: ...`).
+    m.fixed("deepCopy", &[Any], |a| {
+        deep_copy(arg(a, 0), &mut Path::default())
+            .or_else(|e| err(format!("deepCopy error: {}", e.message)))
+    });
+    m.fixed("mustDeepCopy", &[Any], |a| {
+        deep_copy(arg(a, 0), &mut Path::default())
+    });
 }
 
-/// `mergo.Merge(&dst, src)` (with `WithOverride` when `overwrite`): nested maps merge;
-/// otherwise a source value fills a missing or empty destination value, or with
-/// `overwrite` replaces it (nil included).
+/// `mergo.Merge(&dst, src)` (with `WithOverride` when `overwrite`), changing `dst` in place:
+/// nested maps merge (the destination's nested map changes in place; a source map that
+/// fills a missing or empty entry is shared, not copied, as in Go); otherwise a source
+/// value fills a missing or empty destination value, or with `overwrite` replaces it (nil
+/// included).
+///
+/// `merging` holds the (destination, source) pairs being merged on the way here: a pair met
+/// again (maps that contain themselves, `merge $d $d` with a cycle in `$d`) is skipped, which
+/// is mergo's rule for values it has visited (Go itself would recurse until its stack
+/// overflows). No lock is held across the recursion: `src` is walked in a snapshot.
 fn merge_into(
-    dst: &mut BTreeMap<String, Value>,
-    src: &BTreeMap<String, Value>,
+    dst: &Map,
+    src: &Map,
     overwrite: bool,
+    merging: &mut Vec<(usize, usize)>,
     depth: usize,
 ) -> Result<()> {
-    if depth > 10_000 {
+    if depth > MAX_DEPTH {
         return err("merge: maps nested too deeply");
     }
-    for (key, value) in src {
+    let pair = (dst.id(), src.id());
+    if merging.contains(&pair) {
+        return Ok(());
+    }
+    merging.push(pair);
+    for (key, value) in src.snapshot().iter() {
         if value.is_nil() {
             if overwrite {
                 dst.insert(key.clone(), Value::Nil);
@@ -358,62 +396,134 @@ fn merge_into(
             continue;
         }
         let existing = dst.get(key);
-        if let (Some(d), Some(s)) = (existing.and_then(Value::as_map), value.as_map()) {
-            let mut inner = d.entries.clone();
-            merge_into(&mut inner, &s.entries, overwrite, depth + 1)?;
-            let merged = same_map(existing.unwrap_or(&Value::Nil), inner);
-            dst.insert(key.clone(), merged);
+        if let (Some(d), Some(s)) = (existing.as_ref().and_then(Value::as_map), value.as_map()) {
+            merge_into(d, s, overwrite, merging, depth + 1)?;
+            // mergo keeps the destination's map unless it is still empty.
+            if d.is_empty() {
+                dst.insert(key.clone(), value.clone());
+            }
             continue;
         }
-        let fill = overwrite || existing.is_none_or(is_empty);
+        let fill = overwrite || existing.as_ref().is_none_or(is_empty);
         if fill {
             dst.insert(key.clone(), value.clone());
         }
     }
+    merging.pop();
     Ok(())
 }
 
-/// A copy that shares nothing mutable (values are immutable, so a clone is enough; maps and
-/// lists are rebuilt so their Go types are the plain ones `copystructure` produces).
-fn deep_copy(v: &Value) -> Value {
-    v.clone()
+/// copystructure's `Copy`: maps and lists are rebuilt, with their Go types, so the copy
+/// shares no map with `v`. A map that contains itself (which copystructure follows until
+/// Go's stack overflows) is an error, as is nesting beyond [`MAX_DEPTH`].
+fn deep_copy(v: &Value, path: &mut Path) -> Result {
+    let cut = |cut: Cut, go_type: String| match cut {
+        Cut::Cycle => err(format!(
+            "cannot copy a value that contains itself (a {go_type} inside itself)"
+        )),
+        Cut::TooDeep => err(format!(
+            "cannot copy values nested more than {MAX_DEPTH} levels deep"
+        )),
+    };
+    match v {
+        Value::List(l) => {
+            if let Err(c) = path.enter_list() {
+                return cut(c, l.go_type());
+            }
+            let mut items = Vec::with_capacity(l.items.len());
+            for item in &l.items {
+                items.push(deep_copy(item, path)?);
+            }
+            path.leave();
+            Ok(Value::typed_list(l.elem, items))
+        }
+        Value::Map(m) => {
+            if let Err(c) = path.enter_map(m) {
+                return cut(c, m.go_type());
+            }
+            let mut entries = BTreeMap::new();
+            for (k, item) in m.snapshot().iter() {
+                entries.insert(k.clone(), deep_copy(item, path)?);
+            }
+            path.leave();
+            Ok(Value::Map(Arc::new(
+                Map::new(m.elem, entries).with_type(m.type_name.clone()),
+            )))
+        }
+        // Strings, bytes and objects never change in place: sharing them is a copy.
+        other => Ok(other.clone()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn d(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), v.clone()))
-            .collect()
+    fn d(pairs: &[(&str, Value)]) -> Map {
+        Map::new(
+            Elem::Interface,
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn at(m: &Map, key: &str) -> Value {
+        m.get(key).unwrap_or_default()
     }
 
     #[test]
     fn merge_fills_empty_values_and_overwrite_replaces_them() {
         // Rendered by helm: merge keeps a:1 and fills b:"" and e:0 from the source;
         // mergeOverwrite replaces everything, with empty and nil values too.
-        let dst = d(&[
+        let pairs = [
             ("a", Value::Int(1)),
             ("b", Value::from("")),
             ("e", Value::Int(0)),
-        ]);
-        let src = d(&[
+        ];
+        let src_pairs = [
             ("a", Value::Int(2)),
             ("b", Value::from("B")),
             ("e", Value::Int(5)),
-        ]);
-        let mut merged = dst.clone();
-        merge_into(&mut merged, &src, false, 0).expect("merge");
-        assert!(merged["a"].deep_equal(&Value::Int(1)));
-        assert!(merged["b"].deep_equal(&Value::from("B")));
-        assert!(merged["e"].deep_equal(&Value::Int(5)));
-        let mut over = src.clone();
-        merge_into(&mut over, &dst, true, 0).expect("merge");
-        assert!(over["b"].deep_equal(&Value::from("")));
-        let mut with_nil = d(&[("a", Value::Int(1))]);
-        merge_into(&mut with_nil, &d(&[("a", Value::Nil)]), true, 0).expect("merge");
-        assert!(with_nil["a"].is_nil());
+        ];
+        let merged = d(&pairs);
+        merge_into(&merged, &d(&src_pairs), false, &mut Vec::new(), 0).expect("merge");
+        assert!(at(&merged, "a").deep_equal(&Value::Int(1)));
+        assert!(at(&merged, "b").deep_equal(&Value::from("B")));
+        assert!(at(&merged, "e").deep_equal(&Value::Int(5)));
+        let over = d(&src_pairs);
+        merge_into(&over, &d(&pairs), true, &mut Vec::new(), 0).expect("merge");
+        assert!(at(&over, "b").deep_equal(&Value::from("")));
+        let with_nil = d(&[("a", Value::Int(1))]);
+        merge_into(&with_nil, &d(&[("a", Value::Nil)]), true, &mut Vec::new(), 0)
+            .expect("merge");
+        assert!(at(&with_nil, "a").is_nil());
+    }
+
+    #[test]
+    fn merge_changes_nested_destination_maps_in_place() {
+        let inner = Value::map(BTreeMap::new());
+        let dst = d(&[("n", inner.clone())]);
+        let src = d(&[("n", Value::map(BTreeMap::from([("x".into(), Value::Int(1))])))]);
+        merge_into(&dst, &src, false, &mut Vec::new(), 0).expect("merge");
+        // The destination's map was empty, took the source's entries and stayed.
+        assert_eq!(inner.to_string(), "map[x:1]");
+        assert!(matches!((&at(&dst, "n"), &inner), (Value::Map(a), Value::Map(b)) if a.same_map(b)));
+    }
+
+    #[test]
+    fn deep_copy_shares_no_map_and_refuses_cycles() {
+        let m = d(&[("n", Value::map(BTreeMap::new()))]);
+        let v = Value::Map(Arc::new(m.clone()));
+        let c = deep_copy(&v, &mut Path::default()).expect("copy");
+        assert!(c.deep_equal(&v));
+        if let Some(n) = c.as_map().and_then(|c| c.get("n")).as_ref().and_then(Value::as_map) {
+            n.insert("x", Value::Int(1));
+        }
+        assert_eq!(v.to_string(), "map[n:map[]]");
+        m.insert("self", v.clone());
+        let e = deep_copy(&v, &mut Path::default()).expect_err("cycle");
+        assert!(e.message.contains("contains itself"), "{}", e.message);
     }
 }

@@ -864,8 +864,8 @@ fn register_urls(m: &mut Registry) {
         let get = |k: &str| {
             arg(a, 0)
                 .as_map()
-                .and_then(|m| m.entries.get(k))
-                .map(strval)
+                .and_then(|m| m.get(k))
+                .map(|v| strval(&v))
                 .unwrap_or_default()
         };
         let u = Url {

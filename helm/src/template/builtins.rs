@@ -125,9 +125,9 @@ fn length(item: &Rv) -> Result<i64, String> {
             Value::String(s) => s.len(),
             Value::Bytes(b) => b.len(),
             Value::List(l) => l.items.len(),
-            Value::Map(m) => m.entries.len(),
+            Value::Map(m) => m.len(),
             v => match v.as_map() {
-                Some(m) => m.entries.len(),
+                Some(m) => m.len(),
                 None => return Err(format!("len of type {}", v.type_name())),
             },
         },
@@ -209,11 +209,7 @@ fn index(item: Rv, indexes: &[Rv]) -> Result<Rv, String> {
                             ));
                         }
                     };
-                    let x = m
-                        .entries
-                        .get(key.as_ref())
-                        .cloned()
-                        .unwrap_or_else(|| m.elem.zero());
+                    let x = m.get(key.as_ref()).unwrap_or_else(|| m.elem.zero());
                     if m.elem == Elem::Interface {
                         Rv::Iface(x)
                     } else {

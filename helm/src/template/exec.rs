@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::builtins;
-use super::func::{CallContext, Param};
+use super::func::{CallContext, FuncError, Param};
 use super::parse::{self, Arg, Command, Control, ListNode, Node, Pipe, Tree};
 use super::{ExecError, MissingKey, Options, Scope, TemplateError, TemplateSet};
 use crate::value::{Elem, Value};
@@ -217,6 +217,7 @@ pub(crate) fn execute_text_top(
 fn no_template(set: &TemplateSet, name: &str) -> ExecError {
     ExecError {
         location: None,
+        cause: None,
         template: name.to_string(),
         node: None,
         message: format!(
@@ -276,6 +277,7 @@ fn run_tree(
     if shared.depth >= max_depth(&shared.options) {
         return Err(ExecError {
             location: None,
+            cause: None,
             template: tree.name.clone(),
             node: None,
             message: format!(
@@ -288,6 +290,7 @@ fn run_tree(
     if shared.frames >= frame_limit(&shared.options) {
         return Err(ExecError {
             location: None,
+            cause: None,
             template: tree.name.clone(),
             node: None,
             message: format!(
@@ -357,6 +360,7 @@ impl<'a, 't> State<'a, 't> {
             At::None => {
                 return ExecError {
                     location: None,
+                    cause: None,
                     template: self.tree.name.clone(),
                     node: None,
                     message: format!("{}: {message}", self.tree.name),
@@ -370,6 +374,7 @@ impl<'a, 't> State<'a, 't> {
         let (location, node) = self.tree.error_context(pos, &text);
         ExecError {
             location: Some(location),
+            cause: None,
             template: self.tree.name.clone(),
             node: Some(node),
             message,
@@ -545,13 +550,15 @@ impl<'a, 't> State<'a, 't> {
                 }
             }
             Some(v) => {
-                let map = v.as_map().cloned();
+                // Go sorts the keys and reads the values when the range starts (`fmtsort`):
+                // the body may change the map (no lock is held) without changing this loop.
+                let map = v.as_map().map(|m| (m.elem, m.snapshot()));
                 match map {
-                    Some(m) => {
-                        for (k, item) in &m.entries {
+                    Some((elem, entries)) => {
+                        for (k, item) in entries.iter() {
                             ran = true;
                             let key = Rv::Val(Value::from(k.as_str()));
-                            self.one_iteration(r, key, Rv::elem(m.elem, item.clone()))?;
+                            self.one_iteration(r, key, Rv::elem(elem, item.clone()))?;
                         }
                     }
                     None => {
@@ -817,8 +824,8 @@ impl<'a, 't> State<'a, 't> {
             if has_args {
                 return Err(self.errorf(format!("{name} is not a method but has arguments")));
             }
-            return match m.entries.get(name) {
-                Some(x) => Ok(Rv::elem(m.elem, x.clone())),
+            return match m.get(name) {
+                Some(x) => Ok(Rv::elem(m.elem, x)),
                 None => match self.shared.options.missing_key {
                     MissingKey::Default => Ok(Rv::Invalid),
                     MissingKey::Zero => Ok(Rv::elem(m.elem, m.elem.zero())),
@@ -928,7 +935,7 @@ impl<'a, 't> State<'a, 't> {
             argv.push(self.validate_type(final_, p)?);
         }
         let result = match callee {
-            Callee::Builtin(b) => builtins::call(b, &argv).map_err(|msg| (msg, true)),
+            Callee::Builtin(b) => builtins::call(b, &argv).map_err(FuncError::new),
             Callee::Func(f) => {
                 let values: Vec<Value> = argv.iter().map(Rv::to_value).collect();
                 let mut ctx = CallContext {
@@ -936,9 +943,7 @@ impl<'a, 't> State<'a, 't> {
                     shared: &mut *self.shared,
                     name: &self.tree.name,
                 };
-                f.call(&mut ctx, &values)
-                    .map(Rv::from_result)
-                    .map_err(|e| (e.message, true))
+                f.call(&mut ctx, &values).map(Rv::from_result)
             }
             Callee::Method(o, m) => {
                 let values: Vec<Value> = argv.iter().map(Rv::to_value).collect();
@@ -947,16 +952,16 @@ impl<'a, 't> State<'a, 't> {
                     shared: &mut *self.shared,
                     name: &self.tree.name,
                 };
-                o.call_method(m, &mut ctx, &values)
-                    .map(Rv::from_result)
-                    .map_err(|e| (e.message, true))
+                o.call_method(m, &mut ctx, &values).map(Rv::from_result)
             }
         };
         match result {
             Ok(v) => Ok(v),
-            Err((msg, _)) => {
+            Err(cause) => {
                 self.at = node;
-                Err(self.errorf(format!("error calling {name}: {msg}")))
+                let mut error = self.error_at(format!("error calling {name}: {}", cause.message));
+                error.cause = Some(Box::new(cause));
+                Err(Flow::Error(error))
             }
         }
     }

@@ -2,7 +2,7 @@
 //! width and precision, and Go's error text for bad verbs (`%!d(string=x)`), missing
 //! (`%!d(MISSING)`) and extra arguments (`%!(EXTRA int=1)`); and [`quote`] (`strconv.Quote`).
 
-use crate::value::{Value, format_float};
+use crate::value::{Path, Value, format_float};
 
 /// Go's `fmt.Sprint`: operands in `%v`, with spaces between operands when neither is a string.
 pub fn sprint(args: &[Value]) -> String {
@@ -378,7 +378,7 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
     } else {
         out.push_str(&v.type_name());
         out.push('=');
-        print_value(out, v, 'v', &Flags::default(), 0);
+        print_value(out, v, 'v', &Flags::default(), &mut Path::default());
     }
     out.push(')');
 }
@@ -399,14 +399,12 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: &Flags) {
         bad_verb(out, v, verb);
         return;
     }
-    print_value(out, v, verb, f, 0);
+    print_value(out, v, verb, f, &mut Path::default());
 }
 
-fn print_value(out: &mut String, v: &Value, verb: char, f: &Flags, depth: usize) {
-    if depth > 10_000 {
-        out.push_str("...");
-        return;
-    }
+/// `v` inside the maps and lists of `path`: `...` where a map would repeat (Go recurses
+/// until its stack overflows) or the nesting passes [`crate::value::MAX_DEPTH`].
+fn print_value(out: &mut String, v: &Value, verb: char, f: &Flags, path: &mut Path) {
     match v {
         Value::Nil => {
             if f.sharp_v {
@@ -466,6 +464,10 @@ fn print_value(out: &mut String, v: &Value, verb: char, f: &Flags, depth: usize)
             }
         },
         Value::List(l) => {
+            if path.enter_list().is_err() {
+                out.push_str("...");
+                return;
+            }
             if f.sharp_v {
                 out.push_str(&l.go_type());
                 out.push('{');
@@ -473,45 +475,52 @@ fn print_value(out: &mut String, v: &Value, verb: char, f: &Flags, depth: usize)
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    print_value(out, item, verb, f, depth + 1);
+                    print_value(out, item, verb, f, path);
                 }
                 out.push('}');
-                return;
-            }
-            out.push('[');
-            for (i, item) in l.items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
+            } else {
+                out.push('[');
+                for (i, item) in l.items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    print_value(out, item, verb, f, path);
                 }
-                print_value(out, item, verb, f, depth + 1);
+                out.push(']');
             }
-            out.push(']');
+            path.leave();
         }
         Value::Map(m) => {
+            if path.enter_map(m).is_err() {
+                out.push_str("...");
+                return;
+            }
+            let entries = m.snapshot();
             if f.sharp_v {
                 out.push_str(&m.go_type());
                 out.push('{');
-                for (i, (k, item)) in m.entries.iter().enumerate() {
+                for (i, (k, item)) in entries.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     out.push_str(&quote(k));
                     out.push(':');
-                    print_value(out, item, verb, f, depth + 1);
+                    print_value(out, item, verb, f, path);
                 }
                 out.push('}');
-                return;
-            }
-            out.push_str("map[");
-            for (i, (k, item)) in m.entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
+            } else {
+                out.push_str("map[");
+                for (i, (k, item)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    fmt_string(out, k.as_bytes(), &Value::from(k.as_str()), verb, f);
+                    out.push(':');
+                    print_value(out, item, verb, f, path);
                 }
-                fmt_string(out, k.as_bytes(), &Value::from(k.as_str()), verb, f);
-                out.push(':');
-                print_value(out, item, verb, f, depth + 1);
+                out.push(']');
             }
-            out.push(']');
+            path.leave();
         }
         Value::Object(o) => match verb {
             'v' | 's' => pad(out, &o.fmt_v(f.plus_v), f),

@@ -106,10 +106,9 @@ impl Param {
             Param::List => {
                 matches!(v, Value::List(l) if l.elem == Elem::Interface)
             }
-            Param::Map => matches!(
-                v,
-                Value::Map(m) if m.elem == Elem::Interface && m.type_name.is_none()
-            ),
+            // A named map type (`common.Values`) is assignable: its underlying type is
+            // `map[string]interface{}` and the parameter's type is unnamed.
+            Param::Map => matches!(v, Value::Map(m) if m.elem == Elem::Interface),
         }
     }
 }
@@ -203,6 +202,16 @@ pub type FuncMap = HashMap<String, Func>;
 pub struct FuncError {
     /// The message (Go's `err.Error()`).
     pub message: String,
+    /// The template execution error this one wraps (Go's `%w`), when the function executed a
+    /// template that failed (Helm's `include` and `tpl`).
+    pub source: Option<Box<ExecError>>,
+    /// Whether `message` is `source`'s message unchanged (Go's `errors.Unwrap` leads straight
+    /// to a template error, as for `include`) rather than words of its own around it (`tpl`'s
+    /// `error during tpl function execution for ...`).
+    pub verbatim: bool,
+    /// A message the user asked for (Helm's `fail` and `required`), which Helm shows alone,
+    /// at the location of the top-level action, however deep the call was.
+    pub user_message: Option<String>,
 }
 
 impl FuncError {
@@ -210,7 +219,48 @@ impl FuncError {
     pub fn new(message: impl Into<String>) -> FuncError {
         FuncError {
             message: message.into(),
+            source: None,
+            verbatim: false,
+            user_message: None,
         }
+    }
+
+    /// An error a template asked for (`fail "msg"`, `required "msg" nil`).
+    pub fn user(message: impl Into<String>) -> FuncError {
+        let message = message.into();
+        FuncError {
+            user_message: Some(message.clone()),
+            ..FuncError::new(message)
+        }
+    }
+
+    /// A nested template execution's error returned as it is (Helm's `include`).
+    pub fn from_exec(error: ExecError) -> FuncError {
+        FuncError {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+            verbatim: true,
+            user_message: None,
+        }
+    }
+
+    /// A nested template execution's error with words of the function's own before it
+    /// (`PREFIX: ERROR`, as Go's `fmt.Errorf("PREFIX: %w", err)`).
+    pub fn wrap(prefix: &str, error: ExecError) -> FuncError {
+        FuncError {
+            message: format!("{prefix}: {error}"),
+            source: Some(Box::new(error)),
+            verbatim: false,
+            user_message: None,
+        }
+    }
+
+    /// The user message (`fail`, `required`) anywhere in this error's chain.
+    pub fn find_user_message(&self) -> Option<&str> {
+        if let Some(m) = &self.user_message {
+            return Some(m);
+        }
+        self.source.as_ref()?.cause.as_ref()?.find_user_message()
     }
 }
 
@@ -224,7 +274,7 @@ impl std::error::Error for FuncError {}
 
 impl From<ExecError> for FuncError {
     fn from(e: ExecError) -> FuncError {
-        FuncError::new(e.to_string())
+        FuncError::from_exec(e)
     }
 }
 

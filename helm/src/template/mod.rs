@@ -271,6 +271,10 @@ pub struct ExecError {
     pub node: Option<String>,
     /// The message (`error calling include: ...`, `nil pointer evaluating ...`).
     pub message: String,
+    /// When a function call failed (`error calling NAME: ...`), the function's own error:
+    /// Go's `errors.Unwrap` of the execution error, which Helm walks to print nested
+    /// `include` failures as a trace.
+    pub cause: Option<Box<FuncError>>,
 }
 
 impl std::fmt::Display for ExecError {

@@ -1,0 +1,247 @@
+//! `weir template` against helm's recorded output on the conformance corpus
+//! (`helm/tests/corpus`: one folder per case with a chart, the `helm template` arguments and
+//! helm v4.1.4's stdout or stderr; see `helm/tests/corpus/record.sh`).
+//!
+//! - [`weir_template_matches_the_recorded_helm_output`]: every case through the `weir`
+//!   binary. A successful case must print the same documents, in the same order, with the
+//!   same `# Source:` lines, each equal as parsed YAML; a failing case must fail with helm's
+//!   message.
+//! - [`the_recorded_output_is_what_helm_prints_today`]: every case through the real helm
+//!   (installed by `cargo xtask test`; `WEIR_HELM` names another binary), which must print
+//!   what is recorded: the corpus cannot drift from the reference.
+//!
+//! Paths of the case folder inside messages are written `$CASE` in the recordings.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/tests/corpus")
+}
+
+struct Case {
+    name: String,
+    dir: PathBuf,
+    args: Vec<String>,
+    expected: Expected,
+}
+
+enum Expected {
+    Output(String),
+    Error(String),
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("corpus folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let args = match std::fs::read_to_string(dir.join("args")) {
+            Ok(text) => text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect(),
+            Err(_) => vec!["release".to_string(), "chart".to_string()],
+        };
+        let expected = if let Ok(text) = std::fs::read_to_string(dir.join("expected.yaml")) {
+            Expected::Output(text)
+        } else if let Ok(text) = std::fs::read_to_string(dir.join("expected.err")) {
+            Expected::Error(text)
+        } else {
+            panic!("{name}: neither expected.yaml nor expected.err (run record.sh {name})");
+        };
+        out.push(Case {
+            name,
+            dir,
+            args,
+            expected,
+        });
+    }
+    assert!(out.len() >= 100, "the corpus has {} cases", out.len());
+    out
+}
+
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(program: &Path, case: &Case) -> Run {
+    let output = Command::new(program)
+        .arg("template")
+        .args(&case.args)
+        .current_dir(&case.dir)
+        .env("TZ", "UTC")
+        .env("HELM_CACHE_HOME", case.dir.join(".no-helm-cache"))
+        .env("HELM_CONFIG_HOME", case.dir.join(".no-helm-config"))
+        .env("HELM_DATA_HOME", case.dir.join(".no-helm-data"))
+        .env("KUBECONFIG", case.dir.join(".no-kubeconfig"))
+        .env_remove("HELM_NAMESPACE")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: cannot run {}: {e}", case.name, program.display()));
+    let dir = case.dir.canonicalize().expect("case dir");
+    let normalize =
+        |b: &[u8]| String::from_utf8_lossy(b).replace(&dir.display().to_string(), "$CASE");
+    Run {
+        success: output.status.success(),
+        stdout: normalize(&output.stdout),
+        stderr: normalize(&output.stderr),
+    }
+}
+
+/// The documents of `helm template` output: `(# Source: line, parsed YAML)` in order.
+fn documents(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+    weir_helm::chart::output::split_manifests(text)
+        .into_iter()
+        .map(|doc| {
+            let source = doc
+                .lines()
+                .find(|l| l.starts_with("# Source: "))
+                .unwrap_or("")
+                .to_string();
+            let value = weir_yaml::from_str_multi(&doc)
+                .map_err(|e| format!("document after {source:?} does not parse: {e}"))?;
+            Ok((source, serde_json::Value::Array(value)))
+        })
+        .collect()
+}
+
+/// Why `actual` differs from `expected`, if it does.
+fn compare(case: &Case, actual: &Run) -> Option<String> {
+    match &case.expected {
+        Expected::Output(expected) => {
+            if !actual.success {
+                return Some(format!(
+                    "helm succeeds; weir fails with:\n{}",
+                    actual.stderr
+                ));
+            }
+            if &actual.stdout == expected {
+                return None;
+            }
+            let (want, got) = match (documents(expected), documents(&actual.stdout)) {
+                (Ok(w), Ok(g)) => (w, g),
+                (Err(e), _) => return Some(format!("the recording does not parse: {e}")),
+                (_, Err(e)) => return Some(format!("weir's output {e}:\n{}", actual.stdout)),
+            };
+            if want == got {
+                return None;
+            }
+            let first = want
+                .iter()
+                .zip(&got)
+                .position(|(w, g)| w != g)
+                .unwrap_or(want.len().min(got.len()));
+            Some(format!(
+                "{} documents expected, {} printed; first difference at document {}:\n--- helm\n{}\n--- weir\n{}",
+                want.len(),
+                got.len(),
+                first + 1,
+                want.get(first)
+                    .map_or("(none)".to_string(), |d| format!("{}\n{}", d.0, d.1)),
+                got.get(first)
+                    .map_or("(none)".to_string(), |d| format!("{}\n{}", d.0, d.1)),
+            ))
+        }
+        Expected::Error(expected) => {
+            if actual.success {
+                return Some(format!(
+                    "helm fails with:\n{expected}weir succeeds:\n{}",
+                    actual.stdout
+                ));
+            }
+            if actual.stderr.trim_end() == expected.trim_end() {
+                return None;
+            }
+            Some(format!(
+                "--- helm's error\n{expected}--- weir's error\n{}",
+                actual.stderr
+            ))
+        }
+    }
+}
+
+#[test]
+fn weir_template_matches_the_recorded_helm_output() {
+    let weir = PathBuf::from(env!("CARGO_BIN_EXE_weir"));
+    let cases = cases();
+    let mut failures = Vec::new();
+    let mut identical = 0;
+    for case in &cases {
+        let actual = run(&weir, case);
+        if let Expected::Output(expected) = &case.expected
+            && &actual.stdout == expected
+        {
+            identical += 1;
+        }
+        if let Some(why) = compare(case, &actual) {
+            failures.push(format!("## {}\n{why}", case.name));
+        }
+    }
+    eprintln!(
+        "{} of {} cases match helm ({identical} byte for byte)",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from helm:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The helm binary: `WEIR_HELM`, else where `cargo xtask test` installs it.
+fn helm() -> PathBuf {
+    if let Some(path) = std::env::var_os("WEIR_HELM") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    let path = Path::new(&home).join(".cache/weir/helm/helm");
+    assert!(
+        path.exists(),
+        "helm is not installed at {}: run `cargo xtask test` (it installs helm v4.1.4) or set WEIR_HELM",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_recorded_output_is_what_helm_prints_today() {
+    let helm = helm();
+    let mut drifted = Vec::new();
+    for case in cases() {
+        let actual = run(&helm, &case);
+        let same = match &case.expected {
+            Expected::Output(text) => actual.success && &actual.stdout == text,
+            Expected::Error(text) => !actual.success && &actual.stderr == text,
+        };
+        if !same {
+            drifted.push(format!(
+                "## {}\nhelm now prints (exit {}):\n{}{}",
+                case.name,
+                if actual.success { "0" } else { "non-zero" },
+                actual.stdout,
+                actual.stderr
+            ));
+        }
+    }
+    assert!(
+        drifted.is_empty(),
+        "{} recordings differ from helm (re-record with helm/tests/corpus/record.sh):\n\n{}",
+        drifted.len(),
+        drifted.join("\n\n")
+    );
+}

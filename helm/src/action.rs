@@ -1,0 +1,237 @@
+//! `helm template` end to end: the user's values, dependencies, schema, `kubeVersion`,
+//! rendering, and the printed manifests — in the order helm v4's install action runs them
+//! with a client-only dry run.
+//!
+//! 1. The chart must be installable (`type: application`) and every dependency Chart.yaml
+//!    lists must be present in `charts/`.
+//! 2. [`user_values`]: `-f` files in order, then `--set-json`, `--set`, `--set-string`,
+//!    `--set-file` and `--set-literal`, each kind in its own order (as Helm applies them,
+//!    whatever their order on the command line).
+//! 3. Dependencies enabled by `condition`/`tags`, aliases applied, `import-values` copied.
+//! 4. Values coalesced with the chart defaults and checked against each `values.schema.json`.
+//! 5. The chart's `kubeVersion` constraint checked against `--kube-version`.
+//! 6. [`crate::render`]; `NOTES.txt` files dropped; documents sorted in install order with
+//!    hooks after; CRDs first with `--include-crds`; `--show-only` applied.
+//!
+//! Files are the caller's business (the chart is already loaded, `-f` files already read);
+//! `--set-file` paths are read through a callback.
+
+use crate::chart::output::{self, PrintOptions};
+use crate::chart::strvals::{self, Mode};
+use crate::chart::{Chart, Values, dependencies, schema, values};
+use crate::render::{self, Capabilities, KubeVersion, Release};
+
+/// What `helm template` is asked, besides the chart and values.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateOptions {
+    /// `RELEASE` (helm's default without one is `release-name`).
+    pub release_name: String,
+    /// `-n`/`--namespace` (default `default`).
+    pub namespace: String,
+    /// `--kube-version`.
+    pub kube_version: Option<String>,
+    /// `--api-versions`, in order.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--skip-tests`.
+    pub skip_tests: bool,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+    /// `--is-upgrade`.
+    pub is_upgrade: bool,
+    /// `--show-only`, in order.
+    pub show_only: Vec<String>,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
+}
+
+/// One source of user values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueSource {
+    /// `-f NAME` with the file's text.
+    File {
+        /// The name as given (used in error messages).
+        name: String,
+        /// Its contents.
+        text: String,
+    },
+    /// `--set TEXT`.
+    Set(String),
+    /// `--set-string TEXT`.
+    SetString(String),
+    /// `--set-json TEXT`.
+    SetJson(String),
+    /// `--set-file TEXT` (`key=path`).
+    SetFile(String),
+    /// `--set-literal TEXT`.
+    SetLiteral(String),
+}
+
+/// A failure of `helm template`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// What helm prints after `Error: `.
+    pub message: String,
+    /// Whether the failure came after the release was assembled (rendering, sorting), where
+    /// helm adds `Use --debug flag to render out invalid YAML`.
+    pub during_render: bool,
+}
+
+impl TemplateError {
+    fn before(message: impl Into<String>) -> TemplateError {
+        TemplateError {
+            message: message.into(),
+            during_render: false,
+        }
+    }
+
+    fn during(message: impl Into<String>) -> TemplateError {
+        TemplateError {
+            message: message.into(),
+            during_render: true,
+        }
+    }
+}
+
+/// Merges the user's values as Helm does (see the module docs for the order).
+///
+/// # Errors
+/// `failed to parse NAME: ...` for a values file, `failed parsing --set data: ...` (and the
+/// other flags' names) for an assignment.
+pub fn user_values(
+    sources: &[ValueSource],
+    read_file: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Values, String> {
+    let mut base = Values::new();
+    for s in sources {
+        if let ValueSource::File { name, text } = s {
+            let file =
+                values::read_values(text).map_err(|e| format!("failed to parse {name}: {e}"))?;
+            base = values::merge_maps(base, file);
+        }
+    }
+    let kinds: [(&str, Mode, fn(&ValueSource) -> Option<&String>); 5] = [
+        ("--set-json", Mode::Json, |s| match s {
+            ValueSource::SetJson(t) => Some(t),
+            _ => None,
+        }),
+        ("--set", Mode::Typed, |s| match s {
+            ValueSource::Set(t) => Some(t),
+            _ => None,
+        }),
+        ("--set-string", Mode::String, |s| match s {
+            ValueSource::SetString(t) => Some(t),
+            _ => None,
+        }),
+        ("--set-file", Mode::File, |s| match s {
+            ValueSource::SetFile(t) => Some(t),
+            _ => None,
+        }),
+        ("--set-literal", Mode::Literal, |s| match s {
+            ValueSource::SetLiteral(t) => Some(t),
+            _ => None,
+        }),
+    ];
+    for (flag, mode, pick) in kinds {
+        for text in sources.iter().filter_map(pick) {
+            strvals::parse_into(text, &mut base, mode, read_file)
+                .map_err(|e| format!("failed parsing {flag} data: {e}"))?;
+        }
+    }
+    Ok(base)
+}
+
+/// Runs `helm template` on a loaded chart with the user's merged values: the text helm
+/// prints on stdout.
+///
+/// # Errors
+/// Helm's messages (see [`TemplateError`]).
+pub fn template(
+    mut chart: Chart,
+    user: &Values,
+    options: &TemplateOptions,
+) -> Result<String, TemplateError> {
+    check_installable(&chart)?;
+    check_dependencies(&chart)?;
+    let kube_version = match &options.kube_version {
+        Some(v) => KubeVersion::parse(v).map_err(TemplateError::before)?,
+        None => KubeVersion::default(),
+    };
+    let capabilities = Capabilities::new(kube_version, &options.api_versions);
+
+    dependencies::process_dependencies(&mut chart, user).map_err(TemplateError::before)?;
+    let mut coalesced = values::coalesce(&chart, user);
+    if !options.skip_schema_validation {
+        schema::validate_chart(&chart, &coalesced).map_err(TemplateError::before)?;
+    }
+    dependencies::check_kube_version(&chart, &capabilities.kube_version.version)
+        .map_err(TemplateError::during)?;
+
+    let namespace = if options.namespace.is_empty() {
+        "default"
+    } else {
+        &options.namespace
+    };
+    let mut release = Release::install(&options.release_name, namespace);
+    release.is_upgrade = options.is_upgrade;
+    release.is_install = !options.is_upgrade;
+    // Helm keeps a `global` table in the values even when no chart sets one.
+    coalesced
+        .entry("global")
+        .or_insert_with(|| serde_json::Value::Object(Values::new()));
+    let rendered = render::render(&chart, &coalesced, &release, &capabilities)
+        .map_err(|e| TemplateError::during(e.message))?;
+    let files: Vec<(String, String)> = rendered
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("NOTES.txt"))
+        .collect();
+    let sorted = output::sort_manifests(&files).map_err(TemplateError::during)?;
+    let crds: Vec<(String, String)> = chart
+        .crd_objects()
+        .into_iter()
+        .map(|(source, f)| (source, String::from_utf8_lossy(&f.data).into_owned()))
+        .collect();
+    let printed = output::print(
+        &crds,
+        &sorted,
+        &PrintOptions {
+            include_crds: options.include_crds,
+            no_hooks: options.no_hooks,
+            skip_tests: options.skip_tests,
+        },
+    );
+    if options.show_only.is_empty() {
+        return Ok(printed);
+    }
+    output::show_only(&printed, &options.show_only).map_err(TemplateError::during)
+}
+
+/// Helm's `checkIfInstallable`: only application charts install.
+fn check_installable(chart: &Chart) -> Result<(), TemplateError> {
+    match chart.metadata.chart_type.as_str() {
+        "" | "application" => Ok(()),
+        other => Err(TemplateError::before(format!(
+            "{other} charts are not installable"
+        ))),
+    }
+}
+
+/// Helm's `CheckDependencies`: every dependency in Chart.yaml is in `charts/`.
+fn check_dependencies(chart: &Chart) -> Result<(), TemplateError> {
+    let missing: Vec<&str> = chart
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|d| !chart.dependencies.iter().any(|c| c.name() == d.name))
+        .map(|d| d.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(TemplateError::before(format!(
+        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        missing.join(", ")
+    )))
+}

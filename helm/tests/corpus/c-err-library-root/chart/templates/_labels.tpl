@@ -1,0 +1,3 @@
+{{- define "common-lib.labels" -}}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "starting, please wait"
+exec nginx -g "daemon off;"

@@ -1,0 +1,3 @@
+{{- define "webapp.dbHost" -}}
+{{ required "database.host must be set" .Values.database.host }}
+{{- end -}}

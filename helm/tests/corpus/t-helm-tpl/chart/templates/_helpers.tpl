@@ -1,0 +1,3 @@
+{{- define "webapp.helper" -}}
+helper sees {{ .Release.Name }} from {{ .Template.Name }}
+{{- end -}}
