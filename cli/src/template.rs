@@ -63,6 +63,18 @@ pub struct TemplateArgs {
     /// Write each template's documents to a file under this folder instead of stdout.
     #[arg(long = "output-dir")]
     output_dir: Option<PathBuf>,
+    /// Name the release `release-name` (helm template does not generate one).
+    #[arg(short = 'g', long = "generate-name")]
+    generate_name: bool,
+    /// A template (Sprig functions, no data) whose output names the release.
+    #[arg(long = "name-template")]
+    name_template: Option<String>,
+    /// Accepted for helm's sake: `--output-dir` paths are not prefixed with the release.
+    #[arg(long = "release-name")]
+    release_name: bool,
+    /// Accepted for helm's sake: CRDs are never installed by a template run.
+    #[arg(long = "skip-crds")]
+    skip_crds: bool,
 }
 
 /// A failure printed the way helm prints it (`Error: ...` on stderr).
@@ -86,15 +98,18 @@ fn fail(message: impl Into<String>) -> anyhow::Error {
 /// # Errors
 /// A [`HelmStyleError`] for anything helm would refuse; write errors.
 pub fn run(args: TemplateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (release_name, chart_path) = match args.args.as_slice() {
+    let (mut release_name, chart_ref) = match args.args.as_slice() {
         [chart] => ("release-name".to_string(), chart.clone()),
+        [_, _] if args.generate_name => {
+            return Err(fail("cannot set --generate-name and also specify a name"));
+        }
         [name, chart] => (name.clone(), chart.clone()),
         _ => return Err(fail("\"weir template\" requires at most 2 arguments")),
     };
-    // helm names the chart by its absolute path in messages.
-    let chart_path =
-        std::path::absolute(&chart_path).unwrap_or_else(|_| PathBuf::from(&chart_path));
-    let chart = weir_helm::chart::load_path(&chart_path).map_err(|e| fail(e.0))?;
+    if let Some(template) = &args.name_template {
+        release_name = render_name_template(template)?;
+    }
+    let chart = weir_helm::chart::load_path(&locate_chart(&chart_ref)?).map_err(|e| fail(e.0))?;
 
     let mut sources = Vec::new();
     for f in &args.values {
@@ -142,6 +157,39 @@ pub fn run(args: TemplateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(dir) => write_output_dir(&dir, &printed, out)?,
     }
     Ok(())
+}
+
+/// Helm's `LocateChart` for what Weir can read: an existing path (made absolute, as helm
+/// names it in messages); otherwise helm's words for a missing path or a repository chart,
+/// which `weir template` does not download.
+fn locate_chart(name: &str) -> anyhow::Result<PathBuf> {
+    let name = name.trim();
+    let path = Path::new(name);
+    if path.exists() {
+        return Ok(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    }
+    if path.is_absolute() || name.starts_with('.') {
+        return Err(fail(format!("path {name:?} not found")));
+    }
+    if name.contains("://") {
+        return Err(fail(format!(
+            "{name}: weir template renders local charts; download it first (helm pull, or a HelmChart source)"
+        )));
+    }
+    match name.split_once('/') {
+        Some((repo, _)) => Err(fail(format!("repo {repo} not found"))),
+        None => Err(fail(format!(
+            "non-absolute URLs should be in form of repo_name/path_to_chart, got: {name}"
+        ))),
+    }
+}
+
+/// `--name-template`: the text executed with Sprig's functions and no data.
+fn render_name_template(text: &str) -> anyhow::Result<String> {
+    let mut set = weir_helm::template::TemplateSet::new(weir_helm::sprig::functions());
+    set.add("name-template", text).map_err(|e| fail(e.to_string()))?;
+    set.execute("name-template", &weir_helm::value::Value::Nil)
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// `--output-dir`: each document written under `dir` at its source path (documents of one

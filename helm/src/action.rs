@@ -162,7 +162,7 @@ pub fn template(
     let capabilities = Capabilities::new(kube_version, &options.api_versions);
 
     dependencies::process_dependencies(&mut chart, user).map_err(TemplateError::before)?;
-    let mut coalesced = values::coalesce(&chart, user);
+    let coalesced = values::coalesce(&chart, user);
     if !options.skip_schema_validation {
         schema::validate_chart(&chart, &coalesced).map_err(TemplateError::before)?;
     }
@@ -177,10 +177,6 @@ pub fn template(
     let mut release = Release::install(&options.release_name, namespace);
     release.is_upgrade = options.is_upgrade;
     release.is_install = !options.is_upgrade;
-    // Helm keeps a `global` table in the values even when no chart sets one.
-    coalesced
-        .entry("global")
-        .or_insert_with(|| serde_json::Value::Object(Values::new()));
     let rendered = render::render(&chart, &coalesced, &release, &capabilities)
         .map_err(|e| TemplateError::during(e.message))?;
     let files: Vec<(String, String)> = rendered
@@ -205,7 +201,7 @@ pub fn template(
     if options.show_only.is_empty() {
         return Ok(printed);
     }
-    output::show_only(&printed, &options.show_only).map_err(TemplateError::during)
+    output::show_only(&printed, &options.show_only).map_err(TemplateError::before)
 }
 
 /// Helm's `checkIfInstallable`: only application charts install.
@@ -231,7 +227,7 @@ fn check_dependencies(chart: &Chart) -> Result<(), TemplateError> {
         return Ok(());
     }
     Err(TemplateError::before(format!(
-        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        "an error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
         missing.join(", ")
     )))
 }

@@ -39,7 +39,8 @@
 //! lock is held while the caller recurses, runs a template or locks another (or the same) map.
 //! Walks over nested values take a snapshot (an `Arc` clone) and iterate it lock-free, which
 //! is also what makes `set $d "k" $d`, `merge $d $d` and mutating a map inside a `range` over
-//! it safe.
+//! it safe. (Threads may share a map; where Go would have a data race, each [`Map`] call
+//! here is atomic.)
 //!
 //! # Cycles
 //!
@@ -57,6 +58,11 @@
 //! - [`Value::deep_equal`] follows Go's rule (a pair already being compared is equal);
 //! - `deepCopy` fails, and `merge` does not descend again into a pair of maps it is already
 //!   merging (mergo's rule for values it has visited).
+//!
+//! Nesting deeper than [`MAX_DEPTH`] without a cycle (only a template building it in a loop
+//! gets there) is cut the same way: printed as `...`, null in [`Value::to_json`], an error
+//! from `toJson`, `deepCopy` and `merge`, unequal in [`Value::deep_equal`]. Dropping such a
+//! value frees its maps in a loop, not by recursion.
 //!
 //! A cycle is a cycle of [`Arc`]s, so its memory is never freed: acceptable for a render
 //! (a template has to build the cycle on purpose), but a long-lived process rendering
@@ -290,11 +296,17 @@ impl Map {
     fn read(&self) -> RwLockReadGuard<'_, Arc<BTreeMap<String, Value>>> {
         // A panic while a lock was held cannot leave the map half-changed (every change is
         // one `BTreeMap` call), so a poisoned lock is still good.
-        self.entries.0.read().unwrap_or_else(PoisonError::into_inner)
+        self.entries
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Arc<BTreeMap<String, Value>>> {
-        self.entries.0.write().unwrap_or_else(PoisonError::into_inner)
+        self.entries
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The entries as they are now, in key order. Later changes to the map do not show in
@@ -665,8 +677,7 @@ fn deep_equal(a: &Value, b: &Value, seen: &mut HashSet<(usize, usize)>, depth: u
         (Value::List(a), Value::List(b)) => {
             a.elem == b.elem
                 && a.items.len() == b.items.len()
-                && a
-                    .items
+                && a.items
                     .iter()
                     .zip(&b.items)
                     .all(|(x, y)| deep_equal(x, y, seen, depth + 1))
@@ -1120,5 +1131,55 @@ mod tests {
             Value::list(vec![Value::from("x"), Value::Nil]),
         );
         assert_eq!(Value::map(m).to_string(), "map[a:[x <nil>] b:2]");
+    }
+
+    fn map_of(v: &Value) -> &Map {
+        v.as_map().expect("a map")
+    }
+
+    #[test]
+    fn clones_share_the_map_and_snapshots_do_not_change() {
+        let v = Value::map(BTreeMap::new());
+        let alias = v.clone();
+        let named = Value::Map(Arc::new(
+            map_of(&v).with_type(Some("chartutil.Values".into())),
+        ));
+        map_of(&alias).insert("a", Value::Int(1));
+        let before = map_of(&v).snapshot();
+        map_of(&named).insert("b", Value::Int(2));
+        assert_eq!(v.to_string(), "map[a:1 b:2]");
+        assert_eq!(named.type_name(), "chartutil.Values");
+        assert!(map_of(&v).same_map(map_of(&named)));
+        assert_eq!(before.len(), 1);
+        assert_eq!(
+            map_of(&v).remove("a").map(|x| x.to_string()),
+            Some("1".into())
+        );
+        assert_eq!(map_of(&v).remove("a").map(|x| x.to_string()), None);
+        assert_eq!(map_of(&v).keys(), vec!["b".to_string()]);
+        assert!(!map_of(&v).same_map(map_of(&Value::map(BTreeMap::new()))));
+    }
+
+    #[test]
+    fn cycles_end_every_walk() {
+        let v = Value::map(BTreeMap::from([("a".to_string(), Value::Int(1))]));
+        map_of(&v).insert("self", v.clone());
+        map_of(&v).insert("l", Value::list(vec![v.clone()]));
+        assert_eq!(v.to_string(), "map[a:1 l:[...] self:...]");
+        assert_eq!(v.to_string_plus(), "map[a:1 l:[...] self:...]");
+        assert_eq!(v.to_json().to_string(), r#"{"a":1,"l":[null],"self":null}"#);
+        assert!(format!("{v:?}").contains("Map(...)"));
+        assert!(v.deep_equal(&v.clone()));
+        let w = Value::map(BTreeMap::from([("a".to_string(), Value::Int(1))]));
+        map_of(&w).insert("self", w.clone());
+        map_of(&w).insert("l", Value::list(vec![w.clone()]));
+        assert!(v.deep_equal(&w));
+        map_of(&w).insert("a", Value::Int(2));
+        assert!(!v.deep_equal(&w));
+        // The cycles are never freed: break them so the test does not leak.
+        map_of(&v).remove("self");
+        map_of(&v).remove("l");
+        map_of(&w).remove("self");
+        map_of(&w).remove("l");
     }
 }

@@ -2,6 +2,9 @@
 //! same template through Go 1.19's `text/template` (with `missingkey=zero` unless stated, as
 //! Helm sets it), with the same data decoded by `encoding/json` and the same test functions.
 //! Go's partial output on an execution error is not compared (Helm discards it).
+//! The six `incompatible types for comparison: A and B` messages are Go 1.25's wording (helm
+//! v4.1.4 is built with it and names both types, as recorded in the helm corpus); Go 1.19
+//! printed the message without the types.
 
 #![allow(clippy::unwrap_used)]
 
@@ -2144,7 +2147,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <eq .num 3>: error calling eq: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <eq .num 3>: error calling eq: incompatible types for comparison: float64 and int"#,
     },
     Case {
         tpl: r#"{{ eq .num 3.0 }}"#,
@@ -2234,7 +2237,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <eq .a.m 1>: error calling eq: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <eq .a.m 1>: error calling eq: incompatible types for comparison: map[string]interface {} and int"#,
     },
     Case {
         tpl: r#"{{ eq true true }}"#,
@@ -2252,7 +2255,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <eq 1 true>: error calling eq: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <eq 1 true>: error calling eq: incompatible types for comparison: int and bool"#,
     },
     Case {
         tpl: r#"{{ ne 1 2 }}"#,
@@ -2279,7 +2282,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <ne 1 1.0>: error calling ne: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <ne 1 1.0>: error calling ne: incompatible types for comparison: int and float64"#,
     },
     Case {
         tpl: r#"{{ lt 1 2 }}"#,
@@ -2315,7 +2318,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <lt 1 1.5>: error calling lt: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <lt 1 1.5>: error calling lt: incompatible types for comparison: int and float64"#,
     },
     Case {
         tpl: r#"{{ lt true false }}"#,
@@ -2378,7 +2381,7 @@ line"#,
         defs: &[],
         out: r#""#,
         parse_err: r#""#,
-        exec_err: r#"template: t:1:3: executing "t" at <gt .a.n 2>: error calling gt: incompatible types for comparison"#,
+        exec_err: r#"template: t:1:3: executing "t" at <gt .a.n 2>: error calling gt: incompatible types for comparison: float64 and int"#,
     },
     Case {
         tpl: r#"{{ gt .a.n 2.0 }}"#,

@@ -44,10 +44,42 @@ pub fn load_path(path: &Path) -> Result<Chart, LoadError> {
             )));
         }
         return Err(err(format!(
-            "file '{name}' does not appear to be a gzipped archive"
+            "file '{name}' does not appear to be a gzipped archive; got '{}'",
+            content_type(&bytes)
         )));
     }
     load_archive(&bytes)
+}
+
+/// Go's `http.DetectContentType` for the kinds a mistaken chart file usually is (text,
+/// HTML, XML, PDF, ZIP, PNG), else `application/octet-stream`.
+fn content_type(bytes: &[u8]) -> &'static str {
+    let head = &bytes[..bytes.len().min(512)];
+    let text = head.trim_ascii_start().to_ascii_lowercase();
+    if [&b"<!doctype html"[..], b"<html", b"<head", b"<body", b"<script", b"<title", b"<!--"]
+        .iter()
+        .any(|sig| text.starts_with(sig))
+    {
+        return "text/html; charset=utf-8";
+    }
+    if text.starts_with(b"<?xml") {
+        return "text/xml; charset=utf-8";
+    }
+    for (magic, kind) in [
+        (&b"%PDF-"[..], "application/pdf"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+    ] {
+        if head.starts_with(magic) {
+            return kind;
+        }
+    }
+    let binary = |b: &u8| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F);
+    if head.iter().any(binary) {
+        "application/octet-stream"
+    } else {
+        "text/plain; charset=utf-8"
+    }
 }
 
 /// Most files a chart directory may hold, subcharts included.
@@ -59,6 +91,14 @@ pub const MAX_DIR_FILES: usize = 50_000;
 /// # Errors
 /// Helm's messages, an unreadable file, or a directory over the size and count limits.
 pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
+    let chart_yaml = dir.join("Chart.yaml");
+    if !chart_yaml.exists() {
+        // helm v4 detects the chart's API version from Chart.yaml before loading anything.
+        let at = chart_yaml.display();
+        return Err(err(format!(
+            "unable to detect chart at {at}: open {at}: no such file or directory"
+        )));
+    }
     let mut rules = match std::fs::read_to_string(dir.join(".helmignore")) {
         Ok(text) => Rules::parse(&text).map_err(err)?,
         Err(_) => Rules::default(),
@@ -243,6 +283,9 @@ fn load_files_at(files: Vec<File>, depth: usize) -> Result<Chart, LoadError> {
     let Some(mut md) = metadata else {
         return Err(err("Chart.yaml file is missing"));
     };
+    if !matches!(md.api_version.as_str(), "" | "v1" | "v2") {
+        return Err(err("invalid chart apiVersion"));
+    }
     md.validate().map_err(err)?;
     chart.metadata = md;
     for (name, files) in subcharts {

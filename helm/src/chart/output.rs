@@ -193,6 +193,19 @@ pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, String> {
             .into_iter()
             .next()
             .unwrap_or(Value::Null);
+            // helm reads each document's head into a struct: anything but a mapping fails.
+            let not_a_head = match &head {
+                Value::Null | Value::Object(_) => None,
+                Value::Bool(_) => Some("bool"),
+                Value::Number(_) => Some("number"),
+                Value::String(_) => Some("string"),
+                Value::Array(_) => Some("array"),
+            };
+            if let Some(kind) = not_a_head {
+                return Err(format!(
+                    "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type util.SimpleHead"
+                ));
+            }
             let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
             let kind = s(head.get("kind"));
             let meta = head.get("metadata");

@@ -123,7 +123,15 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<Violation>,
         if !types.is_empty() && !types.iter().any(|t| matches_type(v, t)) {
             out.push(violation(
                 at,
-                format!("got {}, want {}", type_name(v), types.join(" or ")),
+                // helm v4 hands the validator float64s: every number is reported as one.
+                format!(
+                    "got {}, want {}",
+                    match type_name(v) {
+                        "integer" => "number",
+                        other => other,
+                    },
+                    types.join(" or ")
+                ),
             ));
             return;
         }
@@ -164,14 +172,10 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<Violation>,
                 }
             }
             if !extra.is_empty() {
-                let word = if extra.len() == 1 {
-                    "property"
-                } else {
-                    "properties"
-                };
+                // helm v4.1.4 says "properties" even for one.
                 here.push(violation(
                     at,
-                    format!("additional {word} {} not allowed", extra.join(", ")),
+                    format!("additional properties {} not allowed", extra.join(", ")),
                 ));
             }
         }

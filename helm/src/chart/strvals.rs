@@ -283,9 +283,8 @@ impl Parser<'_> {
                     match self.peek() {
                         None => {}
                         Some(',') => self.pos += 1,
-                        Some(c) => {
-                            return Err(format!("key has an invalid character {c:?} after a list"));
-                        }
+                        // Helm reads on: what follows the list starts the next key.
+                        Some(_) => {}
                     }
                     return Ok(Value::Array(list));
                 }

@@ -290,7 +290,8 @@ fn write_json(
                 out.push_str("[]");
                 return Ok(());
             }
-            path.enter_list().map_err(|cut| json_cut(cut, &l.go_type()))?;
+            path.enter_list()
+                .map_err(|cut| json_cut(cut, &l.go_type()))?;
             out.push('[');
             for (i, item) in l.items.iter().enumerate() {
                 if i > 0 {
@@ -309,7 +310,8 @@ fn write_json(
                 out.push_str("{}");
                 return Ok(());
             }
-            path.enter_map(m).map_err(|cut| json_cut(cut, &m.go_type()))?;
+            path.enter_map(m)
+                .map_err(|cut| json_cut(cut, &m.go_type()))?;
             out.push('{');
             for (i, (k, item)) in entries.iter().enumerate() {
                 if i > 0 {

@@ -496,8 +496,14 @@ mod tests {
         merge_into(&over, &d(&pairs), true, &mut Vec::new(), 0).expect("merge");
         assert!(at(&over, "b").deep_equal(&Value::from("")));
         let with_nil = d(&[("a", Value::Int(1))]);
-        merge_into(&with_nil, &d(&[("a", Value::Nil)]), true, &mut Vec::new(), 0)
-            .expect("merge");
+        merge_into(
+            &with_nil,
+            &d(&[("a", Value::Nil)]),
+            true,
+            &mut Vec::new(),
+            0,
+        )
+        .expect("merge");
         assert!(at(&with_nil, "a").is_nil());
     }
 
@@ -505,11 +511,16 @@ mod tests {
     fn merge_changes_nested_destination_maps_in_place() {
         let inner = Value::map(BTreeMap::new());
         let dst = d(&[("n", inner.clone())]);
-        let src = d(&[("n", Value::map(BTreeMap::from([("x".into(), Value::Int(1))])))]);
+        let src = d(&[(
+            "n",
+            Value::map(BTreeMap::from([("x".into(), Value::Int(1))])),
+        )]);
         merge_into(&dst, &src, false, &mut Vec::new(), 0).expect("merge");
         // The destination's map was empty, took the source's entries and stayed.
         assert_eq!(inner.to_string(), "map[x:1]");
-        assert!(matches!((&at(&dst, "n"), &inner), (Value::Map(a), Value::Map(b)) if a.same_map(b)));
+        assert!(
+            matches!((&at(&dst, "n"), &inner), (Value::Map(a), Value::Map(b)) if a.same_map(b))
+        );
     }
 
     #[test]
@@ -518,7 +529,12 @@ mod tests {
         let v = Value::Map(Arc::new(m.clone()));
         let c = deep_copy(&v, &mut Path::default()).expect("copy");
         assert!(c.deep_equal(&v));
-        if let Some(n) = c.as_map().and_then(|c| c.get("n")).as_ref().and_then(Value::as_map) {
+        if let Some(n) = c
+            .as_map()
+            .and_then(|c| c.get("n"))
+            .as_ref()
+            .and_then(Value::as_map)
+        {
             n.insert("x", Value::Int(1));
         }
         assert_eq!(v.to_string(), "map[n:map[]]");

@@ -11,11 +11,11 @@
 //! Sizes are bounded where an argument could ask for unbounded work: string repetition,
 //! sequences, random strings and key sizes fail with a message naming the limit.
 //!
-//! Known differences from Helm: `set`, `unset`, `merge` and `mergeOverwrite` return the
-//! changed map but cannot change the map passed in (values are immutable; Go maps are
-//! shared), so `$_ := set $d "k" v` leaves `$d` as it was; `toToml`, `fromToml` and
-//! `toYamlPretty` are not here; `genPrivateKey "dsa"` is refused; `fromYaml` error texts are
-//! the YAML reader's, not yaml.v2's.
+//! Known differences from Helm: `toToml`, `fromToml` and `toYamlPretty` are not here;
+//! `genPrivateKey "dsa"` is refused; `fromYaml` error texts are the YAML reader's, not
+//! yaml.v2's; a map that contains itself (`set $d "self" $d`), on which Go recurses until its
+//! stack overflows, prints `...` where it would repeat and makes `deepCopy` fail (see
+//! [`crate::value`]).
 //!
 //! - [`semver`]: versions and constraints (also used by the chart loader).
 //! - [`text`]: the Go string helpers (title, case conversions, wrapping, abbreviation).

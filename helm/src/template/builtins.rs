@@ -327,6 +327,18 @@ fn concrete(v: &Rv) -> Option<&Value> {
     }
 }
 
+/// Go 1.25's message (helm v4 is built with it): the two types named.
+fn bad_comparison(a: &Value, b: &Value) -> String {
+    format!("{ERR_BAD_COMPARISON}: {} and {}", a.type_name(), b.type_name())
+}
+
+fn bad_comparison_of(a: Option<&Value>, b: Option<&Value>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => bad_comparison(a, b),
+        _ => ERR_BAD_COMPARISON.into(),
+    }
+}
+
 fn is_nil_like(v: Option<&Value>) -> bool {
     v.is_none()
 }
@@ -349,8 +361,8 @@ fn eq(arg1: &Rv, rest: &[Rv]) -> Result<bool, String> {
                     as_int(b) >= 0 && as_uint(a) == as_int(b).unsigned_abs()
                 }
                 _ => {
-                    if a.is_some() && b.is_some() {
-                        return Err(ERR_BAD_COMPARISON.into());
+                    if let (Some(a), Some(b)) = (a, b) {
+                        return Err(bad_comparison(a, b));
                     }
                     false
                 }
@@ -417,7 +429,7 @@ fn lt(arg1: &Rv, arg2: &Rv) -> Result<bool, String> {
             (BasicKind::Uint, BasicKind::Int) => {
                 Ok(as_int(b) >= 0 && as_uint(a) < as_int(b).unsigned_abs())
             }
-            _ => Err(ERR_BAD_COMPARISON.into()),
+            _ => Err(bad_comparison_of(a, b)),
         };
     }
     Ok(match k1 {
