@@ -24,7 +24,7 @@ enum Command {
         what: BuildWhat,
     },
     /// Render a Helm chart locally with Weir's native Helm engine, as `helm template` does.
-    Template(template::TemplateArgs),
+    Template(Box<template::TemplateArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,7 +65,7 @@ enum Format {
 /// Build failures (printed by the caller on stderr) and write errors.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
-        Command::Template(args) => template::run(args, out),
+        Command::Template(args) => template::run(*args, out),
         Command::Build {
             what:
                 BuildWhat::Kustomization {

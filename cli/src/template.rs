@@ -187,7 +187,8 @@ fn locate_chart(name: &str) -> anyhow::Result<PathBuf> {
 /// `--name-template`: the text executed with Sprig's functions and no data.
 fn render_name_template(text: &str) -> anyhow::Result<String> {
     let mut set = weir_helm::template::TemplateSet::new(weir_helm::sprig::functions());
-    set.add("name-template", text).map_err(|e| fail(e.to_string()))?;
+    set.add("name-template", text)
+        .map_err(|e| fail(e.to_string()))?;
     set.execute("name-template", &weir_helm::value::Value::Nil)
         .map_err(|e| fail(e.to_string()))
 }

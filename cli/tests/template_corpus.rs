@@ -188,7 +188,9 @@ fn compare(case: &Case, actual: &Run) -> Option<String> {
             if actual.stderr.trim_end() == expected.trim_end() {
                 return None;
             }
-            if let Some((_, shared)) = KNOWN_MESSAGE_DIFFERENCES.iter().find(|(c, _)| *c == case.name)
+            if let Some((_, shared)) = KNOWN_MESSAGE_DIFFERENCES
+                .iter()
+                .find(|(c, _)| *c == case.name)
                 && expected.starts_with(shared)
                 && actual.stderr.starts_with(shared)
             {

@@ -112,30 +112,30 @@ pub fn user_values(
             base = values::merge_maps(base, file);
         }
     }
-    let kinds: [(&str, Mode, fn(&ValueSource) -> Option<&String>); 5] = [
-        ("--set-json", Mode::Json, |s| match s {
-            ValueSource::SetJson(t) => Some(t),
-            _ => None,
-        }),
-        ("--set", Mode::Typed, |s| match s {
-            ValueSource::Set(t) => Some(t),
-            _ => None,
-        }),
-        ("--set-string", Mode::String, |s| match s {
-            ValueSource::SetString(t) => Some(t),
-            _ => None,
-        }),
-        ("--set-file", Mode::File, |s| match s {
-            ValueSource::SetFile(t) => Some(t),
-            _ => None,
-        }),
-        ("--set-literal", Mode::Literal, |s| match s {
-            ValueSource::SetLiteral(t) => Some(t),
-            _ => None,
-        }),
+    fn assignment(s: &ValueSource) -> Option<(Mode, &String)> {
+        match s {
+            ValueSource::File { .. } => None,
+            ValueSource::SetJson(t) => Some((Mode::Json, t)),
+            ValueSource::Set(t) => Some((Mode::Typed, t)),
+            ValueSource::SetString(t) => Some((Mode::String, t)),
+            ValueSource::SetFile(t) => Some((Mode::File, t)),
+            ValueSource::SetLiteral(t) => Some((Mode::Literal, t)),
+        }
+    }
+    let kinds = [
+        ("--set-json", Mode::Json),
+        ("--set", Mode::Typed),
+        ("--set-string", Mode::String),
+        ("--set-file", Mode::File),
+        ("--set-literal", Mode::Literal),
     ];
-    for (flag, mode, pick) in kinds {
-        for text in sources.iter().filter_map(pick) {
+    for (flag, mode) in kinds {
+        let texts = sources
+            .iter()
+            .filter_map(assignment)
+            .filter(|(m, _)| *m == mode)
+            .map(|(_, t)| t);
+        for text in texts {
             strvals::parse_into(text, &mut base, mode, read_file)
                 .map_err(|e| format!("failed parsing {flag} data: {e}"))?;
         }

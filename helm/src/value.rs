@@ -459,6 +459,13 @@ pub trait Object: fmt::Debug + Send + Sync {
         format!("&{{{}}}", self.type_name())
     }
 
+    /// What `{{ . }}` prints for it. Go's template printer calls a `String` method declared
+    /// on the pointer type when the value is addressable (a struct field such as
+    /// `.Capabilities.KubeVersion`), which `%v` does not; default: [`Object::fmt_v`].
+    fn print(&self) -> String {
+        self.fmt_v(false)
+    }
+
     /// Go's truth of the value (a non-nil pointer or struct is true).
     fn truth(&self) -> bool {
         true

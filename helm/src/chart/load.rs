@@ -56,9 +56,17 @@ pub fn load_path(path: &Path) -> Result<Chart, LoadError> {
 fn content_type(bytes: &[u8]) -> &'static str {
     let head = &bytes[..bytes.len().min(512)];
     let text = head.trim_ascii_start().to_ascii_lowercase();
-    if [&b"<!doctype html"[..], b"<html", b"<head", b"<body", b"<script", b"<title", b"<!--"]
-        .iter()
-        .any(|sig| text.starts_with(sig))
+    if [
+        &b"<!doctype html"[..],
+        b"<html",
+        b"<head",
+        b"<body",
+        b"<script",
+        b"<title",
+        b"<!--",
+    ]
+    .iter()
+    .any(|sig| text.starts_with(sig))
     {
         return "text/html; charset=utf-8";
     }

@@ -340,16 +340,14 @@ impl KubeVersion {
             let mut end = 0;
             let bytes = body.as_bytes();
             while end < bytes.len() {
-                if bytes[end].is_ascii_digit() {
-                    end += 1;
-                } else if bytes[end] == b'.'
+                let digit = bytes[end].is_ascii_digit();
+                let dot_before_digit = bytes[end] == b'.'
                     && end > 0
-                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
-                {
-                    end += 1;
-                } else {
+                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+                if !(digit || dot_before_digit) {
                     break;
                 }
+                end += 1;
             }
             end
         };
@@ -416,8 +414,16 @@ impl Object for KubeVersion {
         ]))
     }
 
-    /// What `{{ .Capabilities.KubeVersion }}` prints: its `String()`.
+    /// `%v`: the struct's fields (helm v4 keeps the version twice).
     fn fmt_v(&self, _plus: bool) -> String {
+        format!(
+            "{{{} {} {} {}}}",
+            self.version, self.version, self.major, self.minor
+        )
+    }
+
+    /// What `{{ .Capabilities.KubeVersion }}` prints: its `String()`.
+    fn print(&self) -> String {
         self.version.clone()
     }
 }
@@ -674,11 +680,11 @@ mod tests {
         let v = KubeVersion::parse("v1.30.2-rc.1+x").expect("rc");
         assert_eq!(v.version, "v1.30.2-rc.1+x");
         assert_eq!(
-            KubeVersion::parse("abc").unwrap_err(),
+            KubeVersion::parse("abc").expect_err("abc"),
             r#"invalid kube version 'abc': could not parse "abc" as version"#
         );
         assert_eq!(
-            KubeVersion::parse("1").unwrap_err(),
+            KubeVersion::parse("1").expect_err("1"),
             r#"invalid kube version '1': illegal version string "1""#
         );
     }

@@ -329,7 +329,11 @@ fn concrete(v: &Rv) -> Option<&Value> {
 
 /// Go 1.25's message (helm v4 is built with it): the two types named.
 fn bad_comparison(a: &Value, b: &Value) -> String {
-    format!("{ERR_BAD_COMPARISON}: {} and {}", a.type_name(), b.type_name())
+    format!(
+        "{ERR_BAD_COMPARISON}: {} and {}",
+        a.type_name(),
+        b.type_name()
+    )
 }
 
 fn bad_comparison_of(a: Option<&Value>, b: Option<&Value>) -> String {

@@ -419,6 +419,8 @@ impl<'a, 't> State<'a, 't> {
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node, pipe.pos);
                     let text = match v.value() {
+                        // Go prints a struct field through its pointer's `String` method.
+                        Some(Value::Object(o)) => o.print(),
                         Some(v) => v.to_string(),
                         None => "<no value>".to_string(),
                     };
