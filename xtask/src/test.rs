@@ -1,4 +1,5 @@
-//! `cargo xtask test`: installs what the tests need, starts the cluster with its node (unless
+//! `cargo xtask test`: installs what the tests need (Debian packages, helm v4 as the
+//! reference of `weir template`), starts the cluster with its node (unless
 //! `USE_EXISTING_CLUSTER=true`), builds the controller binaries and the images the node runs
 //! (pushed to the local registry), runs every test in the workspace and the quickstart,
 //! tears down, and ends with a short fuzz smoke run ([`fuzz::smoke`]).
@@ -8,7 +9,7 @@ use std::process::Command;
 use anyhow::bail;
 
 use crate::util::{self, workspace_root};
-use crate::{cluster, fuzz, image, quickstart};
+use crate::{cluster, fuzz, helm, image, quickstart};
 
 /// Debian packages the integration tests use: OpenSSH's server for the SSH Git server, curl
 /// for health checks, openssl for test certificates.
@@ -16,6 +17,8 @@ const TEST_PACKAGES: &[&str] = &["openssh-server", "openssh-client", "curl", "op
 
 pub fn run(extra: &[String]) -> anyhow::Result<()> {
     util::ensure_debian_packages(TEST_PACKAGES)?;
+    // The reference `weir template` is compared with (helm/tests/corpus).
+    let helm = helm::helm_binary()?;
     let existing = std::env::var("USE_EXISTING_CLUSTER").is_ok_and(|v| v == "true");
     let kubeconfig = if existing {
         match std::env::var_os("KUBECONFIG") {
@@ -25,7 +28,7 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
     } else {
         cluster::up()?
     };
-    let mut result = run_tests(&kubeconfig, extra);
+    let mut result = run_tests(&kubeconfig, &helm, extra);
     // The README's quickstart, as written, on the same cluster (it needs the node).
     if result.is_ok() && cluster::has_node() {
         eprintln!("xtask: running the quickstart (README) on the test cluster");
@@ -40,7 +43,11 @@ pub fn run(extra: &[String]) -> anyhow::Result<()> {
     fuzz::smoke()
 }
 
-fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<()> {
+fn run_tests(
+    kubeconfig: &std::path::Path,
+    helm: &std::path::Path,
+    extra: &[String],
+) -> anyhow::Result<()> {
     let root = workspace_root();
     if cluster::has_node() {
         // What the in-cluster tests deploy: every controller and the hello workload.
@@ -60,6 +67,7 @@ fn run_tests(kubeconfig: &std::path::Path, extra: &[String]) -> anyhow::Result<(
             .args(["test", "--workspace"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("WEIR_BIN_DIR", &bin_dir),
+            .env("WEIR_BIN_DIR", &bin_dir)
+            .env("WEIR_HELM", helm),
     )
 }
