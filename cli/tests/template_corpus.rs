@@ -304,3 +304,48 @@ fn the_recorded_output_is_what_helm_prints_today() {
         drifted.join("\n\n")
     );
 }
+
+/// The README's `weir template` command, run as written (from the workspace root), prints
+/// what helm prints for the same arguments.
+#[test]
+fn the_readme_template_command_renders_like_helm() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run -p weir-cli -- template "))
+        .expect("the README shows a weir template command");
+    let args: Vec<&str> = line
+        .trim_start_matches("cargo run -p weir-cli -- ")
+        .split_whitespace()
+        .collect();
+    let weir = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(&args)
+        .current_dir(&root)
+        .output()
+        .expect("weir runs");
+    assert!(
+        weir.status.success(),
+        "{}",
+        String::from_utf8_lossy(&weir.stderr)
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let helm = Command::new(helm())
+        .args(&args)
+        .current_dir(&root)
+        .env("HELM_CACHE_HOME", tmp.path().join("cache"))
+        .env("HELM_CONFIG_HOME", tmp.path().join("config"))
+        .env("HELM_DATA_HOME", tmp.path().join("data"))
+        .output()
+        .expect("helm runs");
+    assert!(
+        helm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&helm.stderr)
+    );
+    assert!(String::from_utf8_lossy(&weir.stdout).contains("replicas: 2"));
+    assert_eq!(
+        String::from_utf8_lossy(&weir.stdout),
+        String::from_utf8_lossy(&helm.stdout)
+    );
+}
