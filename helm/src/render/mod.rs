@@ -415,12 +415,7 @@ fn trace(top: &ExecError) -> Option<String> {
             return Some(out.trim().to_string());
         };
         let source = cause.source.as_ref().filter(|_| cause.verbatim)?;
-        let own = current
-            .message
-            .strip_suffix(&cause.message)
-            .unwrap_or(&current.message)
-            .trim_end();
-        out.push_str(&head(own));
+        out.push_str(&head(&format!("{}:", current.message)));
         if source.location.is_none() {
             out.push_str(&source.to_string());
             return Some(out.trim().to_string());

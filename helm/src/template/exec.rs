@@ -961,7 +961,7 @@ impl<'a, 't> State<'a, 't> {
             Ok(v) => Ok(v),
             Err(cause) => {
                 self.at = node;
-                let mut error = self.error_at(format!("error calling {name}: {}", cause.message));
+                let mut error = self.error_at(format!("error calling {name}"));
                 error.cause = Some(Box::new(cause));
                 Err(Flow::Error(error))
             }

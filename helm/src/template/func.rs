@@ -200,13 +200,15 @@ pub type FuncMap = HashMap<String, Func>;
 /// The error a function returns; the executor prefixes `error calling NAME: `.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FuncError {
-    /// The message (Go's `err.Error()`).
+    /// The message (Go's `err.Error()`); for an error wrapping a template error (`source`),
+    /// only the function's own words before it (nothing for [`FuncError::from_exec`]).
+    /// [`Display`](fmt::Display) gives the whole text.
     pub message: String,
     /// The template execution error this one wraps (Go's `%w`), when the function executed a
     /// template that failed (Helm's `include` and `tpl`).
     pub source: Option<Box<ExecError>>,
-    /// Whether `message` is `source`'s message unchanged (Go's `errors.Unwrap` leads straight
-    /// to a template error, as for `include`) rather than words of its own around it (`tpl`'s
+    /// Whether the error is `source` unchanged (Go's `errors.Unwrap` leads straight to a
+    /// template error, as for `include`) rather than words of its own around it (`tpl`'s
     /// `error during tpl function execution for ...`).
     pub verbatim: bool,
     /// A message the user asked for (Helm's `fail` and `required`), which Helm shows alone,
@@ -237,7 +239,7 @@ impl FuncError {
     /// A nested template execution's error returned as it is (Helm's `include`).
     pub fn from_exec(error: ExecError) -> FuncError {
         FuncError {
-            message: error.to_string(),
+            message: String::new(),
             source: Some(Box::new(error)),
             verbatim: true,
             user_message: None,
@@ -248,7 +250,7 @@ impl FuncError {
     /// (`PREFIX: ERROR`, as Go's `fmt.Errorf("PREFIX: %w", err)`).
     pub fn wrap(prefix: &str, error: ExecError) -> FuncError {
         FuncError {
-            message: format!("{prefix}: {error}"),
+            message: prefix.to_string(),
             source: Some(Box::new(error)),
             verbatim: false,
             user_message: None,
@@ -266,7 +268,11 @@ impl FuncError {
 
 impl fmt::Display for FuncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match (&self.source, self.verbatim) {
+            (Some(source), true) => write!(f, "{source}"),
+            (Some(source), false) => write!(f, "{}: {source}", self.message),
+            (None, _) => f.write_str(&self.message),
+        }
     }
 }
 
@@ -280,7 +286,10 @@ impl From<ExecError> for FuncError {
 
 impl From<TemplateError> for FuncError {
     fn from(e: TemplateError) -> FuncError {
-        FuncError::new(e.to_string())
+        match e {
+            TemplateError::Exec(e) => FuncError::from_exec(e),
+            TemplateError::Parse(e) => FuncError::new(e.to_string()),
+        }
     }
 }
 

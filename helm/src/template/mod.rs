@@ -269,7 +269,10 @@ pub struct ExecError {
     pub template: String,
     /// The failing node as Go prints it, if known.
     pub node: Option<String>,
-    /// The message (`error calling include: ...`, `nil pointer evaluating ...`).
+    /// The message (`nil pointer evaluating ...`; `error calling include` when a function
+    /// failed, whose own error is [`ExecError::cause`]). Displayed, the error is Go's whole
+    /// text, `MESSAGE: CAUSE`; nested errors are kept as a chain, not copied into each
+    /// level's text, so deep nesting costs memory linear in its depth.
     pub message: String,
     /// When a function call failed (`error calling NAME: ...`), the function's own error:
     /// Go's `errors.Unwrap` of the execution error, which Helm walks to print nested
@@ -284,13 +287,17 @@ impl std::fmt::Display for ExecError {
                 f,
                 "template: {loc}: executing {:?} at <{node}>: {}",
                 self.template, self.message
-            ),
+            )?,
             (Some(loc), None) => write!(
                 f,
                 "template: {loc}: executing {:?}: {}",
                 self.template, self.message
-            ),
-            _ => write!(f, "template: {}", self.message),
+            )?,
+            _ => write!(f, "template: {}", self.message)?,
+        }
+        match &self.cause {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
         }
     }
 }
