@@ -115,6 +115,15 @@ fn build_kustomization(
     let remote: Option<&dyn weir_kustomize::RemoteLoader> =
         (!no_remote_bases).then_some(&loader as _);
     let limits = weir_kustomize::BuildLimits::default();
+    // `helmCharts` are rendered natively (Kustomize needs `--enable-helm` and a helm binary;
+    // weir-helm runs no code from the tree), so they are on by default.
+    let inflator = weir_helm::inflator::WeirHelmInflator;
+    let options = weir_kustomize::BuildOptions {
+        limits: Some(&limits),
+        remote,
+        charts: Some(&inflator),
+        ..Default::default()
+    };
     let failed = |e: weir_kustomize::BuildError| {
         anyhow::anyhow!("building {}: {e}", weir_kustomize::remote::redact(path))
     };
@@ -145,8 +154,11 @@ fn build_kustomization(
             .repository(&repo)
             .map_err(|e| anyhow::anyhow!("building {}: {e}", repo.display()))?;
         let dir = fs.root().join(&repo.path);
-        return weir_kustomize::build_with_remote(&*fs, &dir, None, false, &limits, Some(remote))
-            .map_err(failed);
+        let options = weir_kustomize::BuildOptions {
+            remote: Some(remote),
+            ..options
+        };
+        return weir_kustomize::build_with_options(&*fs, &dir, &options).map_err(failed);
     }
     let dir = Path::new(path);
     let root = match root {
@@ -155,7 +167,7 @@ fn build_kustomization(
     };
     let fs = weir_kustomize::DiskFs::new(&root)
         .map_err(|e| anyhow::anyhow!("build root {}: {e}", root.display()))?;
-    weir_kustomize::build_with_remote(&fs, dir, None, false, &limits, remote).map_err(failed)
+    weir_kustomize::build_with_options(&fs, dir, &options).map_err(failed)
 }
 
 /// The confinement root of a build of `dir`: the Git work tree that contains it (the

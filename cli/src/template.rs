@@ -107,7 +107,7 @@ pub fn run(args: TemplateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         _ => return Err(fail("\"weir template\" requires at most 2 arguments")),
     };
     if let Some(template) = &args.name_template {
-        release_name = render_name_template(template)?;
+        release_name = action::render_name_template(template).map_err(fail)?;
     }
     let chart = weir_helm::chart::load_path(&locate_chart(&chart_ref)?).map_err(|e| fail(e.0))?;
 
@@ -182,15 +182,6 @@ fn locate_chart(name: &str) -> anyhow::Result<PathBuf> {
             "non-absolute URLs should be in form of repo_name/path_to_chart, got: {name}"
         ))),
     }
-}
-
-/// `--name-template`: the text executed with Sprig's functions and no data.
-fn render_name_template(text: &str) -> anyhow::Result<String> {
-    let mut set = weir_helm::template::TemplateSet::new(weir_helm::sprig::functions());
-    set.add("name-template", text)
-        .map_err(|e| fail(e.to_string()))?;
-    set.execute("name-template", &weir_helm::value::Value::Nil)
-        .map_err(|e| fail(e.to_string()))
 }
 
 /// `--output-dir`: each document written under `dir` at its source path (documents of one

@@ -231,3 +231,14 @@ fn check_dependencies(chart: &Chart) -> Result<(), TemplateError> {
         missing.join(", ")
     )))
 }
+
+/// `--name-template`: the text executed with Sprig's functions and no data.
+///
+/// # Errors
+/// Go's parse or execution error.
+pub fn render_name_template(text: &str) -> Result<String, String> {
+    let mut set = crate::template::TemplateSet::new(crate::sprig::functions());
+    set.add("name-template", text).map_err(|e| e.to_string())?;
+    set.execute("name-template", &crate::value::Value::Nil)
+        .map_err(|e| e.to_string())
+}

@@ -6,11 +6,13 @@
 //! - [`chart`]: charts (directories and `.tgz`), dependencies, values coalescing, `--set`.
 //! - [`render`]: every template of a chart executed with Helm's built-in objects.
 //! - [`action`]: `helm template` end to end, from user values to the printed manifests.
+//! - [`inflator`]: Kustomize's `helmCharts:` rendered by this engine.
 //!
 //! The crate is pure: no Kubernetes client, no network, no async runtime.
 
 pub mod action;
 pub mod chart;
+pub mod inflator;
 pub mod render;
 pub mod sprig;
 pub mod template;

@@ -97,6 +97,54 @@ fn private_keys_are_pem_of_the_asked_type() {
     assert_eq!(render(r#"{{ genPrivateKey "nope" }}"#), "Unknown type nope");
 }
 
+/// The contents of each DER element in `der`, a run of (tag, length, contents).
+fn der_elements(mut der: &[u8], tag: u8) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !der.is_empty() {
+        assert_eq!(der[0], tag, "{der:02x?}");
+        let (len, head) = match der[1] {
+            n if n < 0x80 => (usize::from(n), 2),
+            n => {
+                let k = usize::from(n & 0x7f);
+                let len = der[2..2 + k]
+                    .iter()
+                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+                (len, 2 + k)
+            }
+        };
+        out.push(&der[head..head + len]);
+        der = &der[head + len..];
+    }
+    out
+}
+
+#[test]
+fn dsa_keys_are_openssl_dsa_private_keys_of_go_size() {
+    // Sprig: `DSA PRIVATE KEY` PEM of asn1.Marshal({Version 0, P, Q, G, Y, X}), L1024N160.
+    let text = render(r#"{{ genPrivateKey "dsa" }}"#);
+    assert!(
+        text.starts_with("-----BEGIN DSA PRIVATE KEY-----\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("-----END DSA PRIVATE KEY-----\n"), "{text}");
+    let block = pem::parse(&text).expect("PEM");
+    let outer = der_elements(block.contents(), 0x30);
+    assert_eq!(outer.len(), 1);
+    let ints = der_elements(outer[0], 0x02);
+    assert_eq!(ints.len(), 6);
+    assert_eq!(ints[0], [0]);
+    for n in &ints[1..] {
+        // Minimal DER: no needless leading zero, and non-negative.
+        assert!(n[0] & 0x80 == 0 && !(n[0] == 0 && n.len() > 1 && n[1] & 0x80 == 0));
+    }
+    let [p, q, g, y, x] = [1, 2, 3, 4, 5].map(|i| dsa::BigUint::from_bytes_be(ints[i]));
+    assert_eq!(p.bits(), 1024);
+    assert_eq!(q.bits(), 160);
+    assert_eq!((&p - 1u32) % &q, dsa::BigUint::from(0u32));
+    assert!(x < q);
+    assert_eq!(g.modpow(&x, &p), y);
+}
+
 #[test]
 fn certificates_chain_and_carry_the_asked_names() {
     use x509_parser::prelude::*;
@@ -139,4 +187,39 @@ fn self_signed_certificates_can_use_a_given_key() {
         r#"{{ $k := genPrivateKey "ecdsa" }}{{ $c := genSelfSignedCertWithKey "x" nil (list "x.example") 10 $k }}{{ eq $c.Key $k }}"#,
     );
     assert_eq!(out, "true");
+}
+
+#[test]
+fn dsa_keys_are_read_but_cannot_make_certificates() {
+    // Messages as `helm template` (v4.1.4) printed them.
+    let fails = |text: &str| {
+        let mut set = TemplateSet::new(functions());
+        set.add("t", text).expect("parses");
+        set.execute("t", &Value::Nil)
+            .expect_err("fails")
+            .to_string()
+    };
+    let signer = "error creating certificate: x509: certificate private key does not implement crypto.Signer";
+    let e = fails(r#"{{ genCAWithKey "x" 1 (genPrivateKey "dsa") }}"#);
+    assert!(
+        e.ends_with(&format!("error calling genCAWithKey: {signer}")),
+        "{e}"
+    );
+    let e = fails(r#"{{ genSelfSignedCertWithKey "x" nil nil 1 (genPrivateKey "dsa") }}"#);
+    assert!(e.ends_with(signer), "{e}");
+    let e = fails(
+        r#"{{ $ca := genCA "c" 1 }}{{ genSignedCertWithKey "x" nil nil 1 $ca (genPrivateKey "dsa") }}"#,
+    );
+    assert!(
+        e.ends_with(
+            "error creating certificate: x509: unsupported public key type: *dsa.PublicKey"
+        ),
+        "{e}"
+    );
+    let custom = r#"{{ $ca := genCA "c" 1 }}{{ $k := genPrivateKey "dsa" }}{{ $c := buildCustomCert (b64enc $ca.Cert) (b64enc $k) }}"#;
+    assert_eq!(render(&format!("{custom}{{{{ eq $c.Key $k }}}}")), "true");
+    let e = fails(&format!(
+        "{custom}{{{{ genSignedCert \"x\" nil nil 1 $c }}}}"
+    ));
+    assert!(e.ends_with(signer), "{e}");
 }

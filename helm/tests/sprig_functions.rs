@@ -233,6 +233,22 @@ g: 1e-06"#,
         r#"{{ regexMatch "^\\d$" "٥" }}|{{ regexFindAll "\\w+" "héllo wörld" -1 }}|{{ regexReplaceAll "\\s+" "a\u00a0 b\tc" "_" }}|{{ regexSplit "[,;&]" "a,b;c&d" -1 }}|{{ regexMatch "^[\\w.-]+@[a-z]+\\.com$" "x.y-z@ab.com" }}"#,
         r#"false|[h llo w rld]|a _b_c|[a b c d]|true"#,
     ),
+    // typeIsLike(target, v) is `target == T || "*"+target == T` for v's type T.
+    (
+        r#"{{ typeIsLike "float64" 1.5 }}|{{ typeIsLike "*float64" 1.5 }}|{{ typeIsLike "*int" 1 }}|{{ typeIsLike "int" 1 }}|{{ typeIsLike "map[string]interface {}" (dict) }}"#,
+        r#"true|false|false|true|true"#,
+    ),
+    // `.Weekday` and `.Month` are Go integer types with a String method: printed by name,
+    // numbers to cast (`int`), JSON, and `empty`/`if`.
+    (
+        r#"{{ $t := toDate "2006-01-02" "2024-03-05" }}{{ $t.Weekday }}|{{ int $t.Weekday }}|{{ int64 $t.Month }}|{{ float64 $t.Month }}|{{ typeOf $t.Weekday }}|{{ kindOf $t.Month }}|{{ toJson (list $t.Month $t.Weekday) }}|{{ toString $t.Month }}|{{ $t.Month.String }}|{{ empty $t.Month }}|{{ empty (toDate "2006-01-02" "2024-03-03").Weekday }}|{{ if (toDate "2006-01-02" "2024-03-03").Weekday }}t{{ else }}f{{ end }}"#,
+        r#"Tuesday|2|3|3|time.Weekday|int|[3,2]|March|March|false|true|f"#,
+    ),
+    // Decoded bytes that are not UTF-8 count as bytes (Go strings are bytes).
+    (
+        r#"{{ b64dec "AAECYmluYXJ5/w==" | len }}|{{ randBytes 24 | b64dec | len }}|{{ encryptAES "k" "plain text" | b64dec | len }}|{{ b32dec "74======" | len }}|{{ b64dec "w6k=" | len }}|{{ typeOf (b64dec "w6k=") }}"#,
+        r#"10|24|32|1|2|string"#,
+    ),
 ];
 
 #[test]

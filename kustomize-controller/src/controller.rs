@@ -357,8 +357,17 @@ async fn build(
         let fs = weir_kustomize::DiskFs::new(&root).map_err(|e| {
             weir_kustomize::BuildError::new(&root.display().to_string(), format!("build root: {e}"))
         })?;
+        // `helmCharts:` render with Weir's Helm engine: no helm binary, nothing downloaded.
+        let charts = weir_helm::inflator::WeirHelmInflator;
+        let mut options = weir_kustomize::BuildOptions {
+            overrides: Some(&overrides),
+            synthesize: true,
+            limits: Some(&limits),
+            remote: None,
+            charts: Some(&charts),
+        };
         let Some(remote_dir) = remote else {
-            return weir_kustomize::build_with_limits(&fs, &dir, Some(&overrides), true, &limits);
+            return weir_kustomize::build_with_options(&fs, &dir, &options);
         };
         // Each build fetches into its own cache, removed when the build ends.
         let cache = std::fs::create_dir_all(&remote_dir)
@@ -373,7 +382,8 @@ async fn build(
             cache_dir: cache.path().to_path_buf(),
             ..Default::default()
         });
-        weir_kustomize::build_with_remote(&fs, &dir, Some(&overrides), true, &limits, Some(&loader))
+        options.remote = Some(&loader);
+        weir_kustomize::build_with_options(&fs, &dir, &options)
     })
     .await
     .map_err(|e| failed(e.to_string()))?

@@ -45,15 +45,15 @@ const SUPPORTED: &[&str] = &[
     "transformers",
     "validators",
     "vars",
+    "helmCharts",
+    "helmGlobals",
 ];
 
 /// Fields Kustomize has that we refuse, with the reason.
 fn refusal(field: &str) -> String {
     match field {
-        "helmCharts" | "helmChartInflationGenerator" | "helmGlobals" => {
-            format!(
-                "field {field:?} is not supported: Helm charts are rendered by helm-controller, not inside a kustomization"
-            )
+        "helmChartInflationGenerator" => {
+            format!("field {field:?} (deprecated) is not supported: use helmCharts and helmGlobals")
         }
         _ => format!("field {field:?} is not supported yet by Weir's Kustomize engine"),
     }
@@ -149,6 +149,12 @@ pub struct Kustomization {
     /// Deprecated `$(NAME)` variables (see [`crate::vars`]).
     #[serde(default)]
     pub vars: Vec<super::vars::Var>,
+    /// Helm charts to render (see [`crate::helmcharts`]).
+    #[serde(default)]
+    pub helm_charts: Vec<super::helmcharts::HelmChart>,
+    /// Where `helmCharts` are found.
+    #[serde(default)]
+    pub helm_globals: Option<super::helmcharts::HelmGlobals>,
 }
 
 /// One entry of `labels`.

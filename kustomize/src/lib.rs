@@ -10,13 +10,15 @@
 //!
 //! Entry points: [`build`] and [`build_with`] over a tree on disk confined to a root,
 //! [`build_in`] over any [`FileSystem`] (e.g. [`MemoryFs`]), and [`build_resources`] over a
-//! given list of objects (Helm's post-rendering). Around the engine: [`postbuild`] (Flux's
-//! variable substitution) and [`overrides`] (a Flux Kustomization spec's fields as a
-//! kustomization on top of its path).
+//! given list of objects (Helm's post-rendering); [`build_with_options`] takes everything
+//! at once, including a [`ChartInflator`] that renders `helmCharts` (see [`helmcharts`]).
+//! Around the engine: [`postbuild`] (Flux's variable substitution) and [`overrides`] (a Flux
+//! Kustomization spec's fields as a kustomization on top of its path).
 //!
 //! Pure: the only I/O is reading through a [`FileSystem`] and, for remote bases and
 //! resources ([`build_with_remote`]), asking the caller's [`RemoteLoader`] for a fetched tree
-//! or file; no Kubernetes client, no async runtime, no network.
+//! or file, and for `helmCharts`, asking the caller's [`ChartInflator`] to render a chart
+//! whose files the engine read; no Kubernetes client, no async runtime, no network.
 //!
 //! # Hostile trees
 //!
@@ -50,6 +52,7 @@ mod configurations;
 mod fieldspec;
 pub mod fs;
 mod generators;
+pub mod helmcharts;
 mod jsonpatch;
 pub mod kustomization;
 pub mod limits;
@@ -73,6 +76,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 pub use fs::{DiskFs, FileSystem, MemoryFs};
+pub use helmcharts::{ChartFile, ChartInflator, HelmChartRequest};
 pub use kustomization::Kustomization;
 pub use limits::{BuildLimits, MAX_DEPTH, MAX_NESTING};
 pub use overrides::SpecOverrides;
@@ -168,6 +172,8 @@ pub(crate) struct Loader<'a> {
     remote: remote::RemoteContext<'a>,
     /// The root kustomization's `buildMetadata`.
     pub(crate) meta: &'a std::cell::Cell<buildmeta::Options>,
+    /// Renders `helmCharts`, if this build does.
+    pub(crate) charts: Option<&'a dyn ChartInflator>,
 }
 
 impl<'a> Loader<'a> {
@@ -176,9 +182,11 @@ impl<'a> Loader<'a> {
         fs: &'a dyn FileSystem,
         shared: &'a Shared,
         remote: Option<&'a dyn RemoteLoader>,
+        charts: Option<&'a dyn ChartInflator>,
     ) -> Self {
         Self {
             fs,
+            charts,
             root: fs.root().to_path_buf(),
             budget: &shared.budget,
             vars: &shared.vars,
@@ -204,6 +212,7 @@ impl<'a> Loader<'a> {
             configs: self.configs,
             openapi: self.openapi,
             meta: self.meta,
+            charts: self.charts,
             remote: remote::RemoteContext {
                 label: Some((
                     remote::redact(&repo.clone_url),
@@ -390,8 +399,57 @@ pub fn build_with_remote(
     limits: &BuildLimits,
     remote: Option<&dyn RemoteLoader>,
 ) -> Result<Vec<Value>, BuildError> {
-    let shared = Shared::new(limits);
-    let loader = Loader::new(fs, &shared, remote);
+    build_with_options(
+        fs,
+        dir,
+        &BuildOptions {
+            overrides,
+            synthesize,
+            limits: Some(limits),
+            remote,
+            charts: None,
+        },
+    )
+}
+
+/// Everything a build may be given besides its tree, for [`build_with_options`]. The
+/// default is what [`build_in`] does: no overrides, no synthesized kustomization, default
+/// limits, no remote fetches, no Helm charts rendered.
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    /// A Flux Kustomization spec's fields applied on top (see [`build_in`]).
+    pub overrides: Option<&'a Kustomization>,
+    /// Build a directory without kustomization file from its manifests (see [`build_in`]).
+    pub synthesize: bool,
+    /// The build's limits; `None` is [`BuildLimits::default`].
+    pub limits: Option<&'a BuildLimits>,
+    /// Fetches remote bases and resources (see [`build_with_remote`]).
+    pub remote: Option<&'a dyn RemoteLoader>,
+    /// Renders `helmCharts` (see [`helmcharts`]); without one they are refused.
+    pub charts: Option<&'a dyn ChartInflator>,
+}
+
+/// Builds `dir` of `fs` with `options`: [`build_with_remote`] that may also render
+/// `helmCharts` through [`BuildOptions::charts`].
+///
+/// # Errors
+/// As [`build_with_remote`], and a chart that is missing, outside the kustomization's
+/// directory, or that the inflator fails to render, naming the kustomization file.
+pub fn build_with_options(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    options: &BuildOptions<'_>,
+) -> Result<Vec<Value>, BuildError> {
+    let BuildOptions {
+        overrides,
+        synthesize,
+        limits,
+        remote,
+        charts,
+    } = *options;
+    let default_limits = BuildLimits::default();
+    let shared = Shared::new(limits.unwrap_or(&default_limits));
+    let loader = Loader::new(fs, &shared, remote, charts);
     let dir = fs
         .canonicalize(dir)
         .map_err(|e| BuildError::new(&dir.display().to_string(), e.to_string()))?;
@@ -454,7 +512,7 @@ pub fn build_resources_with_limits(
     limits: &BuildLimits,
 ) -> Result<Vec<Value>, BuildError> {
     let shared = Shared::new(limits);
-    let loader = Loader::new(fs, &shared, None);
+    let loader = Loader::new(fs, &shared, None, None);
     if let Some(m) = resources
         .iter()
         .map(limits::measure)
@@ -783,6 +841,18 @@ fn transformed(
             )?;
         }
     }
+    // Kustomize's built-in generators run in this order: ConfigMaps, Secrets, Helm charts.
+    let kustomization = path.map_or_else(|| dir.join(&file), Path::to_path_buf);
+    let charts = helmcharts::inflate_all(
+        loader,
+        dir,
+        &file,
+        &kustomization,
+        &k.helm_charts,
+        k.helm_globals.as_ref(),
+    )?;
+    let mut seen: std::collections::HashSet<IdKey> = resources.iter().map(id_key).collect();
+    add_all(&mut resources, &mut seen, charts, &file)?;
     plugins::run(
         loader,
         dir,

@@ -200,8 +200,8 @@ fn config(file: &str, stage: Stage, doc: Value) -> Result<Config, BuildError> {
         }
         "HelmChartInflationGenerator" => {
             return Err(err(format!(
-                "{field}: built-in plugin {kind} is not supported: Helm charts are rendered by \
-                 helm-controller, not inside a kustomization"
+                "{field}: built-in plugin {kind} is not supported as a plugin config: use the \
+                 helmCharts field"
             )));
         }
         _ => {

@@ -20,6 +20,9 @@ pub enum Which {
     /// kustomize-controller: 100 and 500 Kustomizations of 4 objects to Ready, and one of
     /// 1,000 objects versus `kubectl apply --server-side`.
     Apply,
+    /// `weir template` versus `helm template` on a chart of 200 templates, an umbrella of 50
+    /// subcharts and `helm create`'s chart, plus how `tpl` scales with its number of calls.
+    Template,
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
@@ -27,17 +30,18 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::Source => source(),
         Which::Kustomize => kustomize(),
         Which::Apply => crate::bench_apply::run(),
+        Which::Template => crate::bench_template::run(),
     }
 }
 
 /// Wall time, CPU time (user + system) and peak RSS of one command, from GNU time.
-struct Measure {
-    seconds: f64,
-    cpu: f64,
-    peak_kib: u64,
+pub(crate) struct Measure {
+    pub(crate) seconds: f64,
+    pub(crate) cpu: f64,
+    pub(crate) peak_kib: u64,
 }
 
-fn measure(cmd: &mut Command) -> anyhow::Result<Measure> {
+pub(crate) fn measure(cmd: &mut Command) -> anyhow::Result<Measure> {
     let report = tempfile_path("time")?;
     let mut wrapped = Command::new("/usr/bin/time");
     wrapped

@@ -21,11 +21,19 @@ pub fn write() -> anyhow::Result<()> {
         let build = fixture
             .join("in")
             .join(meta["build"].as_str().unwrap_or("."));
-        let out = Command::new("kubectl")
-            .arg("kustomize")
-            .arg(&build)
-            .output()
-            .context("running kubectl")?;
+        let mut kubectl = Command::new("kubectl");
+        kubectl.arg("kustomize").arg(&build);
+        if meta["helm"].as_bool() == Some(true) {
+            // `helmCharts` fixtures: kubectl's Kustomize runs helm (v4, behind the shim that
+            // answers the v3-only version question; see kustomize/tests/helm-as-v3.sh).
+            let helm = crate::helm::helm_binary()?;
+            let shim = workspace_root().join("kustomize/tests/helm-as-v3.sh");
+            kubectl
+                .args(["--enable-helm", "--helm-command"])
+                .arg(&shim)
+                .env("WEIR_HELM", &helm);
+        }
+        let out = kubectl.output().context("running kubectl")?;
         let (ok_file, err_file) = (
             fixture.join("expected.yaml"),
             fixture.join("expected-error.txt"),
@@ -43,7 +51,13 @@ pub fn write() -> anyhow::Result<()> {
         } else {
             let root = fixture.join("in").display().to_string();
             // kubectl prefixes its error with a time stamp and PID: keep only the message.
-            let stderr = String::from_utf8_lossy(&out.stderr).replace(&root, "<fixture>");
+            let tests = workspace_root()
+                .join("kustomize/tests")
+                .display()
+                .to_string();
+            let stderr = String::from_utf8_lossy(&out.stderr)
+                .replace(&root, "<fixture>")
+                .replace(&tests, "<tests>");
             let message = match stderr.split_once("\"command failed\" ") {
                 Some((_, rest)) => rest.to_string(),
                 None => stderr,

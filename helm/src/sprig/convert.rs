@@ -3,11 +3,12 @@
 //! emptiness rule (`default`, `empty`, `coalesce`, `compact`), Go's `%q` quoting, and
 //! `encoding/json` output (`toJson` and friends).
 
+use super::dates::GoEnum;
 use crate::value::{Cut, Elem, Path, Value, format_float};
 
 /// `cast.ToInt64`: numbers truncate toward zero, strings parse as Go integer literals
 /// (`0x1F`, `0o17`, `010` octal, `1_000`; a trailing `.0` is dropped), `true` is 1, and
-/// anything else is 0.
+/// `time.Month` and `time.Weekday` are their numbers, and anything else is 0.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
@@ -16,7 +17,7 @@ pub fn to_int64(v: &Value) -> i64 {
         Value::Float(f) => float_to_int(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_go_int(trim_zero_decimal(s)).unwrap_or(0),
-        _ => 0,
+        other => GoEnum::number(other).unwrap_or(0),
     }
 }
 
@@ -42,7 +43,8 @@ pub fn to_float64(v: &Value) -> f64 {
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => parse_go_float(s).unwrap_or(0.0),
-        _ => 0.0,
+        #[allow(clippy::cast_precision_loss)]
+        other => GoEnum::number(other).map_or(0.0, |n| n as f64),
     }
 }
 
@@ -176,7 +178,9 @@ pub fn is_empty(v: &Value) -> bool {
         Value::Bytes(b) => b.is_empty(),
         Value::List(l) => l.items.is_empty(),
         Value::Map(m) => m.is_empty(),
-        Value::Object(o) => o.as_map().is_some_and(|m| m.is_empty()),
+        Value::Object(o) => {
+            o.as_map().is_some_and(|m| m.is_empty()) || GoEnum::number(v) == Some(0)
+        }
     }
 }
 

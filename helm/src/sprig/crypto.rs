@@ -134,7 +134,13 @@ enum Key {
     /// P-256: the private scalar and the uncompressed public point.
     Ec([u8; 32], [u8; 65]),
     Ed25519([u8; 32]),
+    /// DSA, as its `DSA PRIVATE KEY` DER: Go makes and reads it but cannot sign with it.
+    Dsa(Vec<u8>),
 }
+
+/// What Go's `x509.CreateCertificate` answers for a DSA signing key.
+const DSA_NOT_SIGNER: &str =
+    "error creating certificate: x509: certificate private key does not implement crypto.Signer";
 
 impl Key {
     fn generate(kind: &str) -> Result<Key> {
@@ -152,6 +158,25 @@ impl Key {
             "ed25519" => Ok(Key::Ed25519(rand::rng().random())),
             other => err(format!("Unknown type {other}")),
         }
+    }
+
+    /// Go's `dsa.GenerateParameters(.., dsa.L1024N160)` and `dsa.GenerateKey`, as Sprig's
+    /// `genPrivateKey "dsa"` does, in Sprig's `DSA PRIVATE KEY` PEM: the ASN.1 SEQUENCE
+    /// {0, P, Q, G, Y, X} (OpenSSL's DSA private key form).
+    fn dsa() -> Key {
+        let rng = &mut rsa::rand_core::OsRng;
+        // The size Go uses (and Sprig asks for); the crate marks it deprecated as weak.
+        #[allow(deprecated)]
+        let size = dsa::KeySize::DSA_1024_160;
+        let components = dsa::Components::generate(rng, size);
+        let key = dsa::SigningKey::generate(rng, components);
+        let public = key.verifying_key();
+        let c = public.components();
+        let mut body = der_integer(&[0]);
+        for n in [c.p(), c.q(), c.g(), public.y(), key.x()] {
+            body.extend(der_integer(&n.to_bytes_be()));
+        }
+        Key::Dsa(der_tlv(0x30, &body))
     }
 
     fn rsa(bits: usize) -> Result<Key> {
@@ -174,7 +199,7 @@ impl Key {
         Ok(Key::Ec(private, public))
     }
 
-    /// Reads `RSA PRIVATE KEY`, `EC PRIVATE KEY` and `PRIVATE KEY` PEM.
+    /// Reads `RSA PRIVATE KEY`, `EC PRIVATE KEY`, `DSA PRIVATE KEY` and `PRIVATE KEY` PEM.
     fn from_pem(text: &str) -> Result<Key> {
         let Some((label, der)) = parse_pem(text) else {
             return err("no PEM data found");
@@ -184,6 +209,7 @@ impl Key {
                 rsa::RsaPrivateKey::from_pkcs1_der(&der).map_err(fail)?,
             ))),
             "EC PRIVATE KEY" => Key::ec_from_pkcs8(&der),
+            "DSA PRIVATE KEY" => Ok(Key::Dsa(der)),
             "PRIVATE KEY" => {
                 if find(&der, &[0x06, 0x03, 0x2b, 0x65, 0x70]).is_some() {
                     let p = find(&der, &[0x04, 0x22, 0x04, 0x20])
@@ -223,6 +249,7 @@ impl Key {
                 der.extend_from_slice(seed);
                 pem("PRIVATE KEY", &der)
             }
+            Key::Dsa(der) => pem("DSA PRIVATE KEY", der),
         })
     }
 
@@ -262,10 +289,40 @@ impl Key {
                 der.extend_from_slice(&public);
                 (der, &rcgen::PKCS_ED25519)
             }
+            Key::Dsa(_) => return err(DSA_NOT_SIGNER),
         };
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der);
         KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).map_err(fail)
     }
+}
+
+/// A DER element: tag, definite length, contents.
+fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    if body.len() < 0x80 {
+        out.push(u8::try_from(body.len()).unwrap_or(0));
+    } else {
+        let len = body.len().to_be_bytes();
+        let skip = len.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | u8::try_from(len.len() - skip).unwrap_or(0));
+        out.extend_from_slice(&len[skip..]);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A DER INTEGER of the non-negative big-endian magnitude `be`.
+fn der_integer(be: &[u8]) -> Vec<u8> {
+    let digits = be
+        .iter()
+        .position(|b| *b != 0)
+        .map_or(&[0u8][..], |i| &be[i..]);
+    let mut body = Vec::with_capacity(digits.len() + 1);
+    if digits[0] & 0x80 != 0 {
+        body.push(0);
+    }
+    body.extend_from_slice(digits);
+    der_tlv(0x02, &body)
 }
 
 /// Go's `x509.MarshalECPrivateKey` for P-256.
@@ -344,6 +401,11 @@ fn signed(params: &CertificateParams, key: &Key, ca: &Certificate) -> Result<Cer
         Key::from_pem(&ca.key).map_err(|e| FuncError::new(format!("error parsing CA key: {e}")))?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key.key_pair()?)
         .map_err(|e| FuncError::new(format!("error parsing CA cert: {e}")))?;
+    if matches!(key, Key::Dsa(_)) {
+        return err(
+            "error creating certificate: x509: unsupported public key type: *dsa.PublicKey",
+        );
+    }
     let pair = key.key_pair()?;
     let cert = params.signed_by(&pair, &issuer).map_err(fail)?;
     Ok(Certificate {
@@ -354,6 +416,9 @@ fn signed(params: &CertificateParams, key: &Key, ca: &Certificate) -> Result<Cer
 
 pub(super) fn register(m: &mut Registry) {
     m.fixed("genPrivateKey", &[Str], |a| {
+        if str_arg(a, 0) == "dsa" {
+            return Ok(Key::dsa().to_pem()?.into());
+        }
         match Key::generate(str_arg(a, 0)) {
             Ok(k) => Ok(k.to_pem()?.into()),
             // Sprig returns its error text as the result.

@@ -28,6 +28,72 @@ pub struct GoTime {
     monotonic: Option<f64>,
 }
 
+/// A Go integer type with a `String` method: `time.Month` and `time.Weekday`. It prints as
+/// its name and is data as its number (`toJson`, `toYaml`); `spf13/cast` reads it as the
+/// number (`int $t.Weekday`, see [`GoEnum::number`]).
+#[derive(Debug, Clone)]
+pub struct GoEnum {
+    type_name: &'static str,
+    n: i64,
+    name: &'static str,
+}
+
+impl GoEnum {
+    fn value(type_name: &'static str, n: usize, name: &'static str) -> Value {
+        let n = i64::try_from(n).unwrap_or(0);
+        Value::Object(std::sync::Arc::new(GoEnum { type_name, n, name }))
+    }
+
+    /// The number of a `time.Month` or `time.Weekday` (the two types `spf13/cast`
+    /// converts), `None` for any other value.
+    pub fn number(v: &Value) -> Option<i64> {
+        match v {
+            Value::Object(o) if matches!(o.type_name().as_str(), "time.Month" | "time.Weekday") => {
+                match o.to_data() {
+                    Value::Int(n) => Some(n),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Object for GoEnum {
+    fn type_name(&self) -> String {
+        self.type_name.into()
+    }
+
+    fn kind(&self) -> &'static str {
+        "int"
+    }
+
+    fn method(&self, name: &str) -> Option<Signature> {
+        (name == "String").then(|| Signature::new(&[]))
+    }
+
+    fn call_method(
+        &self,
+        _name: &str,
+        _ctx: &mut CallContext<'_>,
+        _args: &[Value],
+    ) -> std::result::Result<Value, FuncError> {
+        Ok(self.name.into())
+    }
+
+    fn to_data(&self) -> Value {
+        Value::Int(self.n)
+    }
+
+    fn fmt_v(&self, _plus: bool) -> String {
+        self.name.into()
+    }
+
+    fn truth(&self) -> bool {
+        self.n != 0
+    }
+}
+
 static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 fn local_zone() -> TimeZone {
@@ -125,14 +191,20 @@ impl Object for GoTime {
             "UTC" => time_value(GoTime::in_zone(self.ts, &TimeZone::UTC)),
             "Local" => time_value(GoTime::in_zone(self.ts, &local_zone())),
             "Year" => Value::Int(i64::from(c.year())),
-            "Month" => MONTHS[usize::try_from(c.month() - 1).unwrap_or(0)].into(),
+            "Month" => {
+                let m = usize::try_from(c.month() - 1).unwrap_or(0);
+                GoEnum::value("time.Month", m + 1, MONTHS[m])
+            }
             "Day" => Value::Int(i64::from(c.day())),
             "Hour" => Value::Int(i64::from(c.hour())),
             "Minute" => Value::Int(i64::from(c.minute())),
             "Second" => Value::Int(i64::from(c.second())),
             "Nanosecond" => Value::Int(i64::from(c.subsec_nanosecond())),
             "YearDay" => Value::Int(i64::from(c.day_of_year())),
-            "Weekday" => DAYS[weekday_index(c.weekday())].into(),
+            "Weekday" => {
+                let d = weekday_index(c.weekday());
+                GoEnum::value("time.Weekday", d, DAYS[d])
+            }
             "IsZero" => (self.ts == GoTime::zero().ts).into(),
             "String" => self.fmt_v(false).into(),
             "AddDate" => {

@@ -462,7 +462,8 @@ fn register_reflection(m: &mut Registry) {
     m.fixed("typeIsLike", &[Str, Any], |a| {
         let t = arg(a, 1).type_name();
         let target = str_arg(a, 0);
-        Ok((t == target || format!("*{t}") == target).into())
+        // Sprig: `target == t || "*"+target == t`.
+        Ok((t == target || t == format!("*{target}")).into())
     });
     m.fixed("kindIs", &[Str, Any], |a| {
         Ok((arg(a, 1).kind() == str_arg(a, 0)).into())
@@ -547,6 +548,17 @@ fn register_paths(m: &mut Registry) {
     }
 }
 
+/// What `b64dec` and `b32dec` return: Go's `string(bytes)`. Bytes that are not UTF-8 cannot
+/// be a string here, so they stay bytes: `len` then counts them as Go does (`randBytes 24 |
+/// b64dec | len` is 24), but the value is a `[]uint8` to `typeOf`, prints as a byte list and
+/// is refused by `string` parameters (`b64enc`), where Go keeps the raw bytes.
+fn decoded(bytes: Vec<u8>) -> Value {
+    match String::from_utf8(bytes) {
+        Ok(s) => s.into(),
+        Err(e) => Value::bytes(e.into_bytes()),
+    }
+}
+
 fn register_encoding(m: &mut Registry) {
     m.fixed("b64enc", &[Str], |a| {
         Ok(base64::engine::general_purpose::STANDARD
@@ -561,7 +573,7 @@ fn register_encoding(m: &mut Registry) {
             .collect();
         Ok(
             match base64::engine::general_purpose::STANDARD.decode(&text) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned().into(),
+                Ok(bytes) => decoded(bytes),
                 Err(e) => {
                     let at = match e {
                         base64::DecodeError::InvalidByte(i, _)
@@ -584,7 +596,7 @@ fn register_encoding(m: &mut Registry) {
             .filter(|c| !matches!(c, '\r' | '\n'))
             .collect();
         Ok(match data_encoding::BASE32.decode(text.as_bytes()) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned().into(),
+            Ok(bytes) => decoded(bytes),
             Err(e) => format!("illegal base32 data at input byte {}", e.position).into(),
         })
     });

@@ -11,11 +11,11 @@
 //! Sizes are bounded where an argument could ask for unbounded work: string repetition,
 //! sequences, random strings and key sizes fail with a message naming the limit.
 //!
-//! Known differences from Helm: `toToml`, `fromToml` and `toYamlPretty` are not here;
-//! `genPrivateKey "dsa"` is refused; `fromYaml` error texts are the YAML reader's, not
+//! Known differences from Helm: `fromYaml` error texts are the YAML reader's, not
 //! yaml.v2's; a map that contains itself (`set $d "self" $d`), on which Go recurses until its
 //! stack overflows, prints `...` where it would repeat and makes `deepCopy` fail (see
-//! [`crate::value`]).
+//! [`crate::value`]); `b64dec`/`b32dec` of bytes that are not UTF-8 give a `[]uint8` (right
+//! `len`, but refused by `b64enc` and printed as a byte list), since a string here is UTF-8.
 //!
 //! - [`semver`]: versions and constraints (also used by the chart loader).
 //! - [`text`]: the Go string helpers (title, case conversions, wrapping, abbreviation).
@@ -29,6 +29,7 @@ mod misc;
 pub mod semver;
 mod strings;
 pub mod text;
+mod toml;
 
 use crate::template::{Func, FuncError, FuncMap, Param};
 use crate::value::Value;
@@ -50,6 +51,7 @@ pub fn functions() -> FuncMap {
     misc::register(&mut m);
     crypto::register(&mut m);
     dates::register(&mut m);
+    toml::register(&mut m);
     m.0
 }
 

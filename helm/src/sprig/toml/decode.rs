@@ -88,8 +88,9 @@ fn parse(text: &str) -> Res<Value> {
     let head = &data.as_bytes()[..data.len().min(6)];
     if head.contains(&0) {
         return Err(Fail::Parse(ParseError {
-            message: "files cannot contain NULL bytes; probably using UTF-16; TOML files must be UTF-8"
-                .into(),
+            message:
+                "files cannot contain NULL bytes; probably using UTF-16; TOML files must be UTF-8"
+                    .into(),
             line: 1,
             last_key: String::new(),
         }));
@@ -383,8 +384,7 @@ impl<'a> Lexer<'a> {
             self.nprev += 1;
         }
         let c = self.input[self.pos..].chars().next().unwrap_or(EOF);
-        let lone_cr =
-            c == '\r' && (self.pos + 1 == bytes.len() || bytes[self.pos + 1] != b'\n');
+        let lone_cr = c == '\r' && (self.pos + 1 == bytes.len() || bytes[self.pos + 1] != b'\n');
         if is_control(c) || lone_cr {
             self.error_pos(format!(
                 "TOML files cannot contain control characters: '0x{:02x}'",
@@ -1272,10 +1272,7 @@ impl<'a> Parser<'a> {
     /// Refuses nesting deeper than [`MAX_DEPTH`] (`extra` more levels than now).
     fn check_depth(&self, extra: usize, line: usize) -> Res<()> {
         if self.context.len() + self.arrays + extra > MAX_DEPTH {
-            return Err(self.fail(
-                line,
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(self.fail(line, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
     }
@@ -1400,7 +1397,10 @@ impl<'a> Parser<'a> {
             ItemType::Datetime => self.value_datetime(&item),
             ItemType::Array => self.value_array(&item),
             ItemType::InlineTableStart => self.value_inline_table(&item, parent_is_array),
-            other => Err(Self::bug(format!("Unexpected value type: {}", other.name()))),
+            other => Err(Self::bug(format!(
+                "Unexpected value type: {}",
+                other.name()
+            ))),
         }
     }
 
@@ -1423,10 +1423,9 @@ impl<'a> Parser<'a> {
         }
         match go_parse_int(val) {
             Ok(n) => Ok((Node::Scalar(Value::Int64(n)), Kind::Other)),
-            Err(NumError::Range) => Err(self.fail(
-                item.line,
-                format!("{val} is out of range for int64"),
-            )),
+            Err(NumError::Range) => {
+                Err(self.fail(item.line, format!("{val} is out of range for int64")))
+            }
             Err(NumError::Syntax) => Err(Self::bug(format!(
                 "Expected integer value, but got '{val}'."
             ))),
@@ -1476,14 +1475,12 @@ impl<'a> Parser<'a> {
                 }
                 Ok((Node::Scalar(Value::Float(f)), Kind::Other))
             }
-            Err(NumError::Range) => Err(self.fail(
-                item.line,
-                format!("{val} is out of range for float64"),
-            )),
-            Err(NumError::Syntax) => Err(self.fail(
-                item.line,
-                format!("Invalid float value: {}", quote(val)),
-            )),
+            Err(NumError::Range) => {
+                Err(self.fail(item.line, format!("{val} is out of range for float64")))
+            }
+            Err(NumError::Syntax) => {
+                Err(self.fail(item.line, format!("Invalid float value: {}", quote(val))))
+            }
         }
     }
 
@@ -1497,7 +1494,7 @@ impl<'a> Parser<'a> {
                 c => c,
             })
             .collect();
-        for (layout, zone) in TOML_LAYOUTS {
+        for (layout, zone) in &TOML_LAYOUTS {
             if let Some(parsed) = go_parse_time(layout, &val) {
                 if missing_leading_zero(&val, layout) {
                     break;
@@ -1508,10 +1505,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Err(self.fail(
-            item.line,
-            format!("invalid datetime: {}", quote(&val)),
-        ))
+        Err(self.fail(item.line, format!("invalid datetime: {}", quote(&val))))
     }
 
     fn value_array(&mut self, item: &Item) -> Res<(Node, Kind)> {
@@ -1571,10 +1565,8 @@ impl<'a> Parser<'a> {
                 match h {
                     Node::Table(id) => hash = id,
                     _ => {
-                        return Err(self.panicf(format!(
-                            "{} is not a table",
-                            quote_key_list(&self.context)
-                        )));
+                        return Err(self
+                            .panicf(format!("{} is not a table", quote_key_list(&self.context))));
                     }
                 }
             }
@@ -1722,10 +1714,9 @@ impl<'a> Parser<'a> {
             let hex = |n: usize| s.get(i + 2..i + 2 + n).unwrap_or("");
             match e {
                 b' ' | b'\t' => {
-                    return Err(self.fail(
-                        item.line,
-                        format!("invalid escape: '\\{}'", char::from(e)),
-                    ));
+                    return Err(
+                        self.fail(item.line, format!("invalid escape: '\\{}'", char::from(e)))
+                    );
                 }
                 b'b' => out.push('\u{8}'),
                 b't' => out.push('\t'),
@@ -1990,7 +1981,10 @@ fn getnum(s: &str, fixed: bool) -> Option<(i32, &str)> {
         }
         return Some((i32::from(b[0] - b'0'), &s[1..]));
     }
-    Some((i32::from(b[0] - b'0') * 10 + i32::from(b[1] - b'0'), &s[2..]))
+    Some((
+        i32::from(b[0] - b'0') * 10 + i32::from(b[1] - b'0'),
+        &s[2..],
+    ))
 }
 
 fn days_in(month: i32, year: i32) -> i32 {
@@ -2255,9 +2249,8 @@ fn fixed_zone(name: &str, offset: i32) -> TimeZone {
     // POSIX offsets count west of UTC.
     let sign = if offset > 0 { '-' } else { '+' };
     let posix = format!("<{name}>{sign}{h}:{m:02}:{s:02}");
-    TimeZone::posix(&posix).unwrap_or_else(|_| {
-        Offset::from_seconds(offset).map_or(TimeZone::UTC, TimeZone::fixed)
-    })
+    TimeZone::posix(&posix)
+        .unwrap_or_else(|_| Offset::from_seconds(offset).map_or(TimeZone::UTC, TimeZone::fixed))
 }
 
 /// The `time.Time` the library makes of a parsed TOML date-time.
