@@ -208,6 +208,8 @@ fn write_output_dir(dir: &Path, printed: &str, out: &mut dyn Write) -> anyhow::R
             writeln!(out, "wrote {}", path.display())?;
         }
     }
+    // helm then prints its (empty) manifest text and a newline.
+    writeln!(out)?;
     Ok(())
 }
 

@@ -349,3 +349,67 @@ fn the_readme_template_command_renders_like_helm() {
         String::from_utf8_lossy(&helm.stdout)
     );
 }
+
+/// `--output-dir` writes the same files, with the same contents, as helm's, and prints one
+/// `wrote PATH` line per document as helm does.
+#[test]
+fn output_dir_writes_the_files_helm_writes() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "c-umbrella")
+        .expect("the umbrella case");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut printed = Vec::new();
+    for (tool, program) in [
+        ("weir", PathBuf::from(env!("CARGO_BIN_EXE_weir"))),
+        ("helm", helm()),
+    ] {
+        let out_dir = tmp.path().join(tool);
+        let output = Command::new(&program)
+            .arg("template")
+            .args(&case.args)
+            .arg("--output-dir")
+            .arg(&out_dir)
+            .current_dir(&case.dir)
+            .env("HELM_CACHE_HOME", tmp.path().join("cache"))
+            .env("HELM_CONFIG_HOME", tmp.path().join("config"))
+            .env("HELM_DATA_HOME", tmp.path().join("data"))
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        printed.push(
+            String::from_utf8_lossy(&output.stdout).replace(&out_dir.display().to_string(), "OUT"),
+        );
+    }
+    assert_eq!(printed[0], printed[1], "the `wrote` lines");
+    assert!(printed[0].lines().count() > 5, "{}", printed[0]);
+    let files = |root: &Path| {
+        let mut found = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(root)
+                        .expect("inside")
+                        .display()
+                        .to_string();
+                    found.push((rel, std::fs::read_to_string(&path).expect("text")));
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    assert_eq!(
+        files(&tmp.path().join("weir")),
+        files(&tmp.path().join("helm"))
+    );
+}
