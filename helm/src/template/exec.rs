@@ -513,6 +513,11 @@ impl<'a, 't> State<'a, 't> {
     fn walk_range_inner(&mut self, dot: &Rv, r: &'t Control) -> Res<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.unwrap();
         let mut ran = false;
+        // A slice-kind object (`.Capabilities.APIVersions`) ranges as its items.
+        let val = match val.value() {
+            Some(Value::Object(o)) if o.kind() == "slice" => Rv::Val(o.to_data()),
+            _ => val,
+        };
         match val.value() {
             None => {}
             Some(Value::List(l)) => {
