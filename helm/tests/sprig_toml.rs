@@ -9,7 +9,7 @@
 
 use weir_helm::sprig::functions;
 use weir_helm::template::TemplateSet;
-use weir_helm::value::Value;
+use weir_helm::value::{MAX_DEPTH, Value};
 
 /// Renders `text` as a template with the Sprig functions and no data.
 fn render(text: &str) -> Result<String, String> {
@@ -478,5 +478,28 @@ fn cycles_fail() {
         );
         let err = render(&text).expect_err(f);
         assert!(err.contains("contains itself"), "{err}");
+    }
+}
+
+/// Values a template nests in a loop: deep ones print, beyond the walk bound
+/// ([`MAX_DEPTH`]) the call fails (Go recurses on; nothing here may overflow the stack).
+#[test]
+fn deep_values_print_or_fail() {
+    for f in ["toToml", "toYamlPretty"] {
+        let n = MAX_DEPTH - 10;
+        let text = format!(
+            r#"{{{{ $x := list 1 }}}}{{{{ range until {n} }}}}{{{{ $x = list $x }}}}{{{{ end }}}}{{{{ $d := dict "a" $x }}}}{{{{ len ({f} $d) }}}}"#
+        );
+        let got = render(&text);
+        assert!(got.is_ok(), "{f}: {got:?}");
+        let n = MAX_DEPTH + 10;
+        let text = format!(
+            r#"{{{{ $x := dict }}}}{{{{ range until {n} }}}}{{{{ $x = dict "a" $x }}}}{{{{ end }}}}{{{{ {f} $x }}}}"#
+        );
+        let err = render(&text).expect_err(f);
+        assert!(
+            err.contains(&format!("nests deeper than {MAX_DEPTH} levels")),
+            "{err}"
+        );
     }
 }

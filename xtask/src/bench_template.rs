@@ -208,9 +208,9 @@ fn print_compared(title: &str, c: &Compared) {
     let (w, h) = (c.weir, c.helm);
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
-        "{title}: {} documents, {:.2} MB printed, byte-identical",
+        "{title}: {} documents, {:.1} kB printed, byte-identical",
         c.docs,
-        c.bytes as f64 / 1e6
+        c.bytes as f64 / 1e3
     );
     println!(
         "  weir template : {:>7.3}s wall {:>7.3}s CPU {:>7.1} MiB peak",
@@ -533,8 +533,13 @@ pub fn run() -> anyhow::Result<()> {
     let create_dir = work.join("helm-create");
     std::fs::create_dir_all(&create_dir)?;
     let mut create = tools.helm_with(&["create", "bench"]);
-    create.current_dir(&create_dir);
-    util::run(&mut create)?;
+    let out = create.current_dir(&create_dir).output()?;
+    if !out.status.success() {
+        bail!(
+            "helm create bench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let created = create_dir.join("bench");
     for n in TPL_CALLS {
         make_tpl_chart(&work.join(format!("tpl-{n}")), n)?;
@@ -606,10 +611,10 @@ pub fn run() -> anyhow::Result<()> {
         println!(
             "  per call = (wall(N) - wall(0)) / N; weir N={n2} / N={n1}: {ratio:.2} ({}), \
              helm: {:.2}",
-            if (0.5..=2.0).contains(&ratio) {
-                "linear"
+            if ratio <= 1.5 {
+                "linear: the cost of a call does not grow with N"
             } else {
-                "NOT linear"
+                "NOT linear: calls get slower as N grows"
             },
             h2 / h1.max(1e-9)
         );

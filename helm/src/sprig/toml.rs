@@ -20,6 +20,7 @@
 
 mod decode;
 mod encode;
+mod lex;
 mod yaml_pretty;
 
 use super::{Registry, arg, str_arg};
@@ -41,4 +42,39 @@ pub(super) fn register(m: &mut Registry) {
         let text = yaml_pretty::to_yaml_pretty(arg(a, 0)).map_err(FuncError::new)?;
         Ok(text.strip_suffix('\n').unwrap_or(&text).into())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{encode, yaml_pretty};
+    use crate::value::{MAX_DEPTH, Value};
+
+    /// Lists and maps nested `n` deep, alternating.
+    fn nested(n: usize) -> Value {
+        let mut v = Value::Int(1);
+        for i in 0..n {
+            v = if i % 2 == 0 {
+                Value::list(vec![v])
+            } else {
+                Value::map(BTreeMap::from([("k".to_string(), v)]))
+            };
+        }
+        Value::map(BTreeMap::from([("a".to_string(), v)]))
+    }
+
+    /// The encoders walk values as deep as [`MAX_DEPTH`] on a 2 MiB stack (a debug build's
+    /// frames are the largest).
+    #[test]
+    fn deep_values_fit_a_small_stack() {
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let v = nested(MAX_DEPTH - 2);
+                encode::to_toml(&v).is_ok() && yaml_pretty::to_yaml_pretty(&v).is_ok()
+            })
+            .map(|h| h.join());
+        assert!(matches!(ok, Ok(Ok(true))));
+    }
 }

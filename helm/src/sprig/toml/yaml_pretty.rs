@@ -78,8 +78,11 @@ struct Emitter {
 }
 
 impl Emitter {
+    /// Starts a line at `indent`, unless the output is at the start of a line already (after
+    /// a line break, which may be a U+2028 or U+2029 written in a block or single-quoted
+    /// scalar).
     fn newline_indent(&mut self, indent: usize) {
-        if !self.out.is_empty() && !self.out.ends_with('\n') {
+        if !self.out.is_empty() && !self.out.ends_with(['\n', '\u{2028}', '\u{2029}']) {
             self.out.push('\n');
         }
         self.pad(indent);
@@ -596,27 +599,7 @@ fn resolves_to_string(s: &str) -> bool {
             {
                 return false;
             }
-            let radix_int = |p: &str, radix: u32| {
-                let (neg, body) = match p.strip_prefix('-') {
-                    Some(b) => (true, b),
-                    None => (false, p),
-                };
-                !body.is_empty()
-                    && body.chars().all(|c| c.is_digit(radix))
-                    && (neg || u64::from_str_radix(body, radix).is_ok())
-                    && (!neg || i64::from_str_radix(&format!("-{body}"), radix).is_ok())
-            };
-            for (prefix, radix) in [("0b", 2), ("0o", 8)] {
-                if let Some(rest) = plain.strip_prefix(prefix) {
-                    if radix_int(rest, radix) {
-                        return false;
-                    }
-                } else if let Some(rest) = plain.strip_prefix(&format!("-{prefix}")) {
-                    if radix_int(&format!("-{rest}"), radix) {
-                        return false;
-                    }
-                }
-            }
+            // Its further `0b`/`0o` cases read what `ParseInt` with base 0 has read above.
             true
         }
         _ => true,
