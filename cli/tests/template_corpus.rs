@@ -36,6 +36,31 @@ const KNOWN_MESSAGE_DIFFERENCES: &[(&str, &str)] = &[
     ("c-err-tgz-traversal", "Error: "),
 ];
 
+/// Fields of successful cases that differ by a documented known difference
+/// (docs/helm-template.md): the field is compared up to the shared words given here, the
+/// rest of the output exactly.
+const KNOWN_FIELD_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "t-helm-fromyaml-json-toml",
+        "errorKey",
+        "error converting YAML to JSON: yaml: line 1: ",
+    ),
+    (
+        "t-helm-fromyaml-json-toml",
+        "fromYamlBad",
+        "{\"Error\":\"error converting YAML to JSON: yaml: line 1: ",
+    ),
+    (
+        "t-helm-fromyaml-json-toml",
+        "fromYamlArrayBad",
+        "[\"error converting YAML to JSON: yaml: line 1: ",
+    ),
+    // A binary file turned into a Go string: Go keeps the bytes, Weir's strings are UTF-8
+    // (docs/helm-template.md, "Binary data in strings"). `GetBytes | len` is compared.
+    ("t-obj-files", "blobBase64", ""),
+    ("t-obj-files", "getBase64", ""),
+];
+
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/tests/corpus")
 }
@@ -159,6 +184,18 @@ fn compare(case: &Case, actual: &Run) -> Option<String> {
             if want == got {
                 return None;
             }
+            let (mut want, mut got) = (want, got);
+            for (c, field, shared) in KNOWN_FIELD_DIFFERENCES {
+                if *c != case.name {
+                    continue;
+                }
+                for doc in want.iter_mut().chain(got.iter_mut()) {
+                    blank_field(&mut doc.1, field, shared);
+                }
+            }
+            if want == got {
+                return None;
+            }
             let first = want
                 .iter()
                 .zip(&got)
@@ -201,6 +238,31 @@ fn compare(case: &Case, actual: &Run) -> Option<String> {
                 actual.stderr
             ))
         }
+    }
+}
+
+/// Replaces the string under key `field` (anywhere in `value`) that starts with `shared` by
+/// `shared` alone.
+fn blank_field(value: &mut serde_json::Value, field: &str, shared: &str) {
+    match value {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                if k == field
+                    && let serde_json::Value::String(s) = v
+                    && s.starts_with(shared)
+                {
+                    *s = shared.to_string();
+                } else {
+                    blank_field(v, field, shared);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                blank_field(v, field, shared);
+            }
+        }
+        _ => {}
     }
 }
 

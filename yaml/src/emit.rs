@@ -223,12 +223,6 @@ impl Emitter {
         };
         let style = match style {
             Style::Literal if simple_key || !a.block_allowed => Style::Double,
-            // A document-level literal has its lines at column 0, where `---` or `...` ends
-            // the document, and one that needs an indentation indicator does not read back
-            // (libyaml writes `|2` with unindented content; both found by fuzzing): quote
-            // it. Kubernetes objects never have a string at the root, so this changes no
-            // Kustomize or Helm output.
-            Style::Literal if indent == 0 => Style::Double,
             Style::Plain if simple_key && a.multiline => Style::Double,
             Style::Plain if !a.block_plain_allowed || (s.is_empty() && simple_key) => {
                 if a.single_quoted_allowed {
@@ -246,6 +240,10 @@ impl Emitter {
             Style::Plain => self.plain(s, indent, allow_breaks),
             Style::Single => self.single_quoted(s, indent, allow_breaks),
             Style::Double => self.double_quoted(s, indent, allow_breaks),
+            // A document-level literal (Helm's `toYaml "a\nb"`) has its lines indented by
+            // two, as yaml.v2 writes it (recorded from helm v4.1.4), so that no line of it
+            // can read as `---` or `...` and an indentation indicator (`|2`) reads back.
+            Style::Literal if indent == 0 => self.literal(s, 2),
             Style::Literal => self.literal(s, indent),
         }
     }
@@ -1053,5 +1051,40 @@ mod tests {
         ]}}, "list": [[1, 2], {}], "n": null}});
         let want = "apiVersion: apps/v1\nspec:\n  list:\n  - - 1\n    - 2\n  - {}\n  \"n\": null\n  template:\n    spec:\n      containers:\n      - args:\n        - a\n        - b\n        env: []\n        image: nginx\n        name: c\n";
         assert_eq!(to_string(&doc), want);
+    }
+}
+
+#[cfg(test)]
+mod root_literal_tests {
+    /// Multi-line strings at the document root print as yaml.v2 prints them (a literal block
+    /// indented by two; recorded from helm v4.1.4's `toYaml`) and read back unchanged.
+    #[test]
+    fn root_literals_are_indented_and_read_back() {
+        assert_eq!(
+            super::to_string(&serde_json::json!("multi\nline\n")),
+            "|\n  multi\n  line\n"
+        );
+        assert_eq!(
+            super::to_string(&serde_json::json!(" lead\nx")),
+            "|2-\n   lead\n  x\n"
+        );
+        for s in [
+            "a\nb",
+            " lead\nx",
+            "x\n---\ny",
+            "x\n\n",
+            "\n",
+            "...\n",
+            "a\n...",
+            "---\n",
+            "\n\nx",
+            "a\n  b\n",
+            "\tx\ny",
+            "x\r\ny",
+        ] {
+            let text = super::to_string(&serde_json::json!(s));
+            let back = crate::from_str(&text).expect(&text);
+            assert_eq!(back, serde_json::json!(s), "{s:?} printed as {text:?}");
+        }
     }
 }

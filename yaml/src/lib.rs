@@ -27,5 +27,6 @@ pub use emit::{
 };
 pub use read::{
     DuplicateKeys, MAX_ALIAS_EXPANSION, MAX_ALIAS_EXPANSION_BYTES, MAX_DEPTH, YamlError, from_str,
-    from_str_multi, from_str_multi_with, from_str_yaml11, from_str_yaml11_multi, resolve_plain,
+    from_str_helm_values, from_str_multi, from_str_multi_with, from_str_yaml11,
+    from_str_yaml11_multi, resolve_plain,
 };

@@ -32,6 +32,10 @@ pub struct YamlError {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+    /// Whether the text is YAML whose data JSON cannot hold (a null key, see
+    /// [`from_str_helm_values`]), rather than a syntax or limit error: Helm's reader says so
+    /// without a line.
+    pub conversion: bool,
 }
 
 /// Parses a single-document YAML text. An empty document is `null`.
@@ -122,6 +126,16 @@ pub fn from_str_multi_with(
     parse_with(text, yaml11, duplicates)
 }
 
+/// Every document as Helm reads a values file (sigs.k8s.io/yaml over yaml.v2): YAML 1.1
+/// rules, a repeated key's later value wins, and a null key (`~: x`) is refused, as the
+/// conversion to JSON refuses it ([`YamlError::conversion`]).
+///
+/// # Errors
+/// Syntax errors with line and column; null keys.
+pub fn from_str_helm_values(text: &str) -> Result<Vec<Value>, YamlError> {
+    parse_with_null_keys(text, true, DuplicateKeys::LaterWins, true)
+}
+
 fn parse(text: &str, yaml11: bool) -> Result<Vec<Value>, YamlError> {
     parse_with(text, yaml11, DuplicateKeys::Refuse)
 }
@@ -131,8 +145,18 @@ fn parse_with(
     yaml11: bool,
     duplicates: DuplicateKeys,
 ) -> Result<Vec<Value>, YamlError> {
+    parse_with_null_keys(text, yaml11, duplicates, false)
+}
+
+fn parse_with_null_keys(
+    text: &str,
+    yaml11: bool,
+    duplicates: DuplicateKeys,
+    refuse_null_keys: bool,
+) -> Result<Vec<Value>, YamlError> {
     let mut builder = Builder {
         yaml11,
+        refuse_null_keys,
         duplicates,
         ..Default::default()
     };
@@ -144,6 +168,7 @@ fn parse_with(
     };
     for event in Parser::new_from_str_with_options(text, options) {
         let (event, span) = event.map_err(|e| YamlError {
+            conversion: false,
             line: e.marker().line(),
             column: e.marker().col() + 1,
             message: match e.kind() {
@@ -169,6 +194,9 @@ enum Key {
     Merge,
     /// A quoted `"<<"`, which Kustomize drops together with its value.
     Drop,
+    /// A null key read for Helm ([`from_str_helm_values`]): an error once its value is
+    /// known, as sigs.k8s.io/yaml refuses it when converting to JSON.
+    Null,
 }
 
 enum Frame {
@@ -217,6 +245,8 @@ struct Builder {
     position: (usize, usize),
     root: Option<Value>,
     yaml11: bool,
+    /// See [`from_str_helm_values`].
+    refuse_null_keys: bool,
     duplicates: DuplicateKeys,
     /// Nodes decoded in this document, and how many of them came through aliases
     /// (yaml.v3's `decodeCount` and `aliasCount`).
@@ -271,6 +301,7 @@ impl Builder {
             line: self.position.0,
             column: self.position.1,
             message,
+            conversion: false,
         }
     }
 
@@ -508,6 +539,7 @@ impl Builder {
             line: position.0,
             column: position.1,
             message,
+            conversion: false,
         };
         match self.stack.last_mut() {
             None => self.root = Some(value),
@@ -531,10 +563,20 @@ impl Builder {
                             Key::Merge
                         }
                         Some(false) => Key::Drop,
+                        None if self.refuse_null_keys && value.is_null() => Key::Null,
                         None => Key::Plain(key_string(value).map_err(at)?),
                     });
                 }
                 Some(Key::Drop) => {}
+                Some(Key::Null) => {
+                    return Err(YamlError {
+                        conversion: true,
+                        ..at(format!(
+                            "unsupported map key of type: %!s(<nil>), key: <nil>, value: {}",
+                            go_sharp_v(&value)
+                        ))
+                    });
+                }
                 Some(Key::Merge) => {
                     // Merged entries sit one level up: the source mapping's height.
                     *height = (*height).max(info.height);
@@ -573,6 +615,32 @@ fn merge_sources(value: Value, alias: bool) -> Result<Vec<Map<String, Value>>, S
             })
             .collect(),
         _ => Err(WANT_MAP.into()),
+    }
+}
+
+/// Go's `%+#v` of a decoded value, for the message above (scalars exactly, collections
+/// as yaml.v2's types print them).
+fn go_sharp_v(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".into(),
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => format!(
+            "[]interface {{}}{{{}}}",
+            items.iter().map(go_sharp_v).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "map[interface {{}}]interface {{}}{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!(
+                    "{}:{}",
+                    serde_json::to_string(k).unwrap_or_default(),
+                    go_sharp_v(v)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

@@ -27,13 +27,17 @@ pub const GLOBAL_KEY: &str = "global";
 /// # Errors
 /// Helm's message after `cannot load values.yaml: ` / `failed to parse <file>: `.
 pub fn read_values(text: &str) -> Result<Values, String> {
-    let docs = weir_yaml::from_str_multi_with(text, true, weir_yaml::DuplicateKeys::LaterWins)
-        .map_err(|e| {
-            format!(
-                "cannot unmarshal yaml document: error converting YAML to JSON: yaml: line {}: {}",
-                e.line, e.message
-            )
-        })?;
+    let docs = weir_yaml::from_str_helm_values(text).map_err(|e| {
+        let at = if e.conversion {
+            String::new()
+        } else {
+            format!("yaml: line {}: ", e.line)
+        };
+        format!(
+            "cannot unmarshal yaml document: error converting YAML to JSON: {at}{}",
+            e.message
+        )
+    })?;
     let mut out = Values::new();
     for doc in docs {
         check_depth(&doc, 0)?;

@@ -424,27 +424,49 @@ fn register_yaml(m: &mut Registry) {
         });
     }
     m.fixed("fromYaml", &[Str], |a| {
-        Ok(match weir_yaml::from_str_yaml11(str_arg(a, 0)) {
+        Ok(match helm_yaml(str_arg(a, 0)) {
             Ok(serde_json::Value::Object(map)) => Value::from_json(&serde_json::Value::Object(map)),
             Ok(serde_json::Value::Null) => Value::map(BTreeMap::new()),
             Ok(other) => error_map(&format!(
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                 json_kind(&Value::from_json(&other))
             )),
-            Err(e) => error_map(&format!("error converting YAML to JSON: {e}")),
+            Err(e) => error_map(&yaml_error(&e)),
         })
     });
     m.fixed("fromYamlArray", &[Str], |a| {
-        Ok(match weir_yaml::from_str_yaml11(str_arg(a, 0)) {
+        Ok(match helm_yaml(str_arg(a, 0)) {
             Ok(v @ serde_json::Value::Array(_)) => Value::from_json(&v),
             Ok(serde_json::Value::Null) => Value::list(Vec::new()),
             Ok(other) => Value::list(vec![Value::from(format!(
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
                 json_kind(&Value::from_json(&other))
             ))]),
-            Err(e) => Value::list(vec![Value::from(format!("error converting YAML to JSON: {e}"))]),
+            Err(e) => Value::list(vec![Value::from(yaml_error(&e))]),
         })
     });
+}
+
+/// The first document as sigs.k8s.io/yaml reads it (YAML 1.1, a repeated key's later value
+/// wins, null keys refused).
+fn helm_yaml(text: &str) -> std::result::Result<serde_json::Value, weir_yaml::YamlError> {
+    Ok(weir_yaml::from_str_helm_values(text)?
+        .into_iter()
+        .next()
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// sigs.k8s.io/yaml's wording: `error converting YAML to JSON: yaml: line N: ...` (no line
+/// for data JSON cannot hold).
+fn yaml_error(e: &weir_yaml::YamlError) -> String {
+    if e.conversion {
+        format!("error converting YAML to JSON: {}", e.message)
+    } else {
+        format!(
+            "error converting YAML to JSON: yaml: line {}: {}",
+            e.line, e.message
+        )
+    }
 }
 
 fn error_map(message: &str) -> Value {
