@@ -13,6 +13,7 @@
 pub mod action;
 pub mod chart;
 pub mod inflator;
+mod parallel;
 pub mod render;
 pub mod sprig;
 pub mod template;

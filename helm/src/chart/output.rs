@@ -172,76 +172,77 @@ fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
 pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, String> {
     let mut paths: Vec<&(String, String)> = files.iter().collect();
     paths.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = Sorted::default();
+    let mut docs: Vec<(&String, String)> = Vec::new();
     for (path, text) in paths {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || text.trim().is_empty() {
             continue;
         }
-        for doc in split_manifests(text) {
-            let head = weir_yaml::from_str_multi_with(
-                &doc,
-                true,
-                weir_yaml::DuplicateKeys::LaterWins,
-            )
+        docs.extend(split_manifests(text).into_iter().map(|doc| (path, doc)));
+    }
+    // Reading each document is independent: on all cores.
+    let heads = crate::parallel::map(&docs, 16, |(path, doc)| {
+        weir_yaml::from_str_multi_with(doc, true, weir_yaml::DuplicateKeys::LaterWins)
             .map_err(|e| {
                 format!(
                     "YAML parse error on {path}: error converting YAML to JSON: yaml: line {}: {}",
                     e.line, e.message
                 )
-            })?
-            .into_iter()
-            .next()
-            .unwrap_or(Value::Null);
-            // helm reads each document's head into a struct: anything but a mapping fails.
-            let not_a_head = match &head {
-                Value::Null | Value::Object(_) => None,
-                Value::Bool(_) => Some("bool"),
-                Value::Number(_) => Some("number"),
-                Value::String(_) => Some("string"),
-                Value::Array(_) => Some("array"),
-            };
-            if let Some(kind) = not_a_head {
-                return Err(format!(
-                    "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type util.SimpleHead"
-                ));
-            }
-            let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
-            let kind = s(head.get("kind"));
-            let meta = head.get("metadata");
-            let name = s(meta.and_then(|m| m.get("name")));
-            let annotations = meta.and_then(|m| m.get("annotations"));
-            let ann = |k: &str| annotations.and_then(|a| a.get(k)).and_then(Value::as_str);
-            let manifest = Manifest {
-                source: path.clone(),
-                content: doc,
-                kind,
-                name,
-            };
-            let Some(hook_types) = ann("helm.sh/hook") else {
-                out.manifests.push(manifest);
-                continue;
-            };
-            let events: Vec<String> = hook_types
-                .split(',')
-                .map(|h| h.trim().to_lowercase())
-                .collect();
-            if events.iter().any(|e| !HOOK_EVENTS.contains(&e.as_str())) {
-                continue;
-            }
-            let weight = ann("helm.sh/hook-weight")
-                .and_then(|w| w.parse::<i64>().ok())
-                .unwrap_or(0);
-            let delete_policies = ann("helm.sh/hook-delete-policy")
-                .map(|d| d.split(',').map(|p| p.trim().to_lowercase()).collect())
-                .unwrap_or_default();
-            out.hooks.push(Hook {
-                manifest,
-                events,
-                weight,
-                delete_policies,
-            });
+            })
+            .map(|docs| docs.into_iter().next().unwrap_or(Value::Null))
+    });
+    let mut out = Sorted::default();
+    for ((path, doc), head) in docs.into_iter().zip(heads) {
+        let path = path.clone();
+        let head = head?;
+        // helm reads each document's head into a struct: anything but a mapping fails.
+        let not_a_head = match &head {
+            Value::Null | Value::Object(_) => None,
+            Value::Bool(_) => Some("bool"),
+            Value::Number(_) => Some("number"),
+            Value::String(_) => Some("string"),
+            Value::Array(_) => Some("array"),
+        };
+        if let Some(kind) = not_a_head {
+            return Err(format!(
+                "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type util.SimpleHead"
+            ));
         }
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = s(head.get("kind"));
+        let meta = head.get("metadata");
+        let name = s(meta.and_then(|m| m.get("name")));
+        let annotations = meta.and_then(|m| m.get("annotations"));
+        let ann = |k: &str| annotations.and_then(|a| a.get(k)).and_then(Value::as_str);
+        let manifest = Manifest {
+            source: path.clone(),
+            content: doc,
+            kind,
+            name,
+        };
+        let Some(hook_types) = ann("helm.sh/hook") else {
+            out.manifests.push(manifest);
+            continue;
+        };
+        let events: Vec<String> = hook_types
+            .split(',')
+            .map(|h| h.trim().to_lowercase())
+            .collect();
+        if events.iter().any(|e| !HOOK_EVENTS.contains(&e.as_str())) {
+            continue;
+        }
+        let weight = ann("helm.sh/hook-weight")
+            .and_then(|w| w.parse::<i64>().ok())
+            .unwrap_or(0);
+        let delete_policies = ann("helm.sh/hook-delete-policy")
+            .map(|d| d.split(',').map(|p| p.trim().to_lowercase()).collect())
+            .unwrap_or_default();
+        out.hooks.push(Hook {
+            manifest,
+            events,
+            weight,
+            delete_policies,
+        });
     }
     out.manifests.sort_by(|a, b| less_by_kind(&a.kind, &b.kind));
     out.hooks

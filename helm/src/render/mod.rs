@@ -118,10 +118,11 @@ pub fn render(
     files.sort_by(|a, b| helm_order(&a.name, &b.name));
 
     let mut set = TemplateSet::new(functions());
-    for file in &files {
-        set.add(&file.name, &file.text)
-            .map_err(|e| parse_error(&file.name, &e))?;
-    }
+    let texts: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_ref()))
+        .collect();
+    set.add_all(&texts).map_err(|e| parse_error(&e.name, &e))?;
 
     let runnable: Vec<&Renderable<'_>> = files
         .iter()

@@ -192,6 +192,27 @@ impl TemplateSet {
         Ok(())
     }
 
+    /// Parses several texts as [`TemplateSet::add`] would one after the other (later texts'
+    /// `define`s replace earlier ones), but parses them on all cores: parsing one text needs
+    /// nothing from the others.
+    ///
+    /// # Errors
+    /// The error of the first text (in order) that does not parse; the set is unchanged
+    /// then.
+    pub fn add_all(&mut self, texts: &[(&str, &str)]) -> Result<(), ParseError> {
+        let parsed = crate::parallel::map(texts, 8, |(name, text)| {
+            parse::parse(name, text, self, None)
+        });
+        let mut trees = Vec::with_capacity(parsed.len());
+        for result in parsed {
+            trees.push(result?);
+        }
+        for tree in trees.into_iter().flatten() {
+            self.associate(tree);
+        }
+        Ok(())
+    }
+
     fn associate(&mut self, tree: parse::Tree) {
         if self.templates.contains_key(&tree.name) && tree.is_empty() {
             return;
