@@ -187,7 +187,7 @@ fn locate_chart(name: &str) -> anyhow::Result<PathBuf> {
 /// `--output-dir`: each document written under `dir` at its source path (documents of one
 /// template appended to one file), one `wrote PATH` line per document, as helm prints.
 fn write_output_dir(dir: &Path, printed: &str, out: &mut dyn Write) -> anyhow::Result<()> {
-    for (source, text) in weir_helm::chart::output::output_dir_files(printed) {
+    for (source, text, documents) in weir_helm::chart::output::output_dir_files(printed) {
         let relative = Path::new(&source);
         if relative.is_absolute()
             || relative
@@ -204,7 +204,7 @@ fn write_output_dir(dir: &Path, printed: &str, out: &mut dyn Write) -> anyhow::R
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&path, &text)?;
-        for _ in 0..text.matches("---\n# Source: ").count() {
+        for _ in 0..documents {
             writeln!(out, "wrote {}", path.display())?;
         }
     }

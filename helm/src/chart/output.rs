@@ -318,10 +318,11 @@ pub fn show_only(printed: &str, globs: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
-/// `--output-dir`: `(relative file path, contents)` in the order Helm writes them; a
-/// source seen again is appended to (each document as `---\n# Source: <s>\n<doc>\n`).
-pub fn output_dir_files(printed: &str) -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = Vec::new();
+/// `--output-dir`: `(relative file path, contents, number of documents)` in the order Helm
+/// writes them; a source seen again is appended to (each document as
+/// `---\n# Source: <s>\n<doc>\n`). Helm prints a `wrote PATH` line per document.
+pub fn output_dir_files(printed: &str) -> Vec<(String, String, usize)> {
+    let mut files: Vec<(String, String, usize)> = Vec::new();
     for d in split_manifests(printed) {
         let Some(line) = d.lines().next() else {
             continue;
@@ -331,9 +332,12 @@ pub fn output_dir_files(printed: &str) -> Vec<(String, String)> {
         };
         let body = d[line.len()..].trim_start_matches('\n');
         let text = format!("---\n# Source: {source}\n{body}\n");
-        match files.iter_mut().find(|(p, _)| p == source) {
-            Some((_, t)) => t.push_str(&text),
-            None => files.push((source.to_string(), text)),
+        match files.iter_mut().find(|(p, _, _)| p == source) {
+            Some((_, t, documents)) => {
+                t.push_str(&text);
+                *documents += 1;
+            }
+            None => files.push((source.to_string(), text, 1)),
         }
     }
     files
