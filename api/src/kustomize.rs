@@ -129,7 +129,8 @@ pub enum DeletionPolicy {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceReference {
-    /// Kind of the source: `GitRepository`.
+    /// Kind of the source: `GitRepository` or `OCIRepository`.
+    #[schemars(extend("enum" = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"]))]
     pub kind: String,
     /// Name of the source.
     pub name: String,
@@ -272,6 +273,11 @@ pub struct KustomizationStatus {
     /// Source revision last applied successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_revision: Option<String>,
+    /// Origin revision of the last applied artifact, when its source records one (an
+    /// OCIRepository's `org.opencontainers.image.revision` annotation, e.g. the Git commit CI
+    /// pushed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_origin_revision: Option<String>,
     /// Source revision last tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_revision: Option<String>,

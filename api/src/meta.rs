@@ -30,6 +30,10 @@ pub struct Artifact {
     pub size: Option<i64>,
     /// When the artifact was last written.
     pub last_update_time: Time,
+    /// Facts about the content that consumers report, e.g. the OCI manifest annotations
+    /// `org.opencontainers.image.revision` and `org.opencontainers.image.source`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// The status fields the shared reconcile driver writes on every kind: conditions,

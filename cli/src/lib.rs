@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod artifact;
 pub mod template;
 pub use template::HelmStyleError;
 
@@ -25,6 +26,28 @@ enum Command {
     },
     /// Render a Helm chart locally with Weir's native Helm engine, as `helm template` does.
     Template(Box<template::TemplateArgs>),
+    /// Push an artifact to an OCI registry, as `flux push` does.
+    Push {
+        #[command(subcommand)]
+        what: PushWhat,
+    },
+    /// Pull an artifact from an OCI registry, as `flux pull` does.
+    Pull {
+        #[command(subcommand)]
+        what: PullWhat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PushWhat {
+    /// Pack a directory (or one file) into a Flux OCI artifact and push it.
+    Artifact(Box<artifact::PushArtifactArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+enum PullWhat {
+    /// Pull a Flux OCI artifact and extract its content.
+    Artifact(Box<artifact::PullArtifactArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +89,12 @@ enum Format {
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Template(args) => template::run(*args, out),
+        Command::Push {
+            what: PushWhat::Artifact(args),
+        } => artifact::push(*args, out),
+        Command::Pull {
+            what: PullWhat::Artifact(args),
+        } => artifact::pull(*args, out),
         Command::Build {
             what:
                 BuildWhat::Kustomization {

@@ -15,6 +15,7 @@ pub mod chart;
 pub mod inflator;
 mod parallel;
 pub mod render;
+pub mod repo;
 pub mod sprig;
 pub mod template;
 pub mod value;

@@ -22,7 +22,7 @@ use weir_api::kustomize::{
     DeletionPolicy, Kustomization, KustomizationSpec, KustomizationStatus, Snapshot,
 };
 use weir_api::meta::Artifact;
-use weir_api::source::GitRepository;
+use weir_api::source::{GitRepository, OCIRepository};
 use weir_shared::ReconcileError;
 use weir_shared::apply::{Action as Applied, Applier, ApplyOptions, Change, Owner};
 use weir_shared::artifact_cache::ArtifactCache;
@@ -159,6 +159,7 @@ async fn steps(
     let (pruned, prune_failures) = ctx.applier.prune(&plan.stale, &Owner::of(obj)).await;
     status.inventory = Some(plan::after_prune(plan.entries, &prune_failures));
     status.last_applied_revision = Some(artifact.revision.clone());
+    status.last_applied_origin_revision = origin_revision(&artifact);
     report_changes(obj, ctx, &artifact.revision, &changes, &pruned).await;
     if !prune_failures.is_empty() {
         let list: Vec<String> = prune_failures
@@ -227,11 +228,11 @@ fn record_history(
 /// Checks the source reference; returns the source's namespace.
 fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<String, ReconcileError> {
     let r = &obj.spec.source_ref;
-    if r.kind != "GitRepository" {
+    if !SOURCE_KINDS.contains(&r.kind.as_str()) {
         return Err(ReconcileError::stalled(
             reasons::INVALID_SPEC,
             format!(
-                "spec.sourceRef.kind {:?} is not supported: use GitRepository",
+                "spec.sourceRef.kind {:?} is not supported: use GitRepository or OCIRepository",
                 r.kind
             ),
         ));
@@ -242,8 +243,8 @@ fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<Strin
         return Err(ReconcileError::stalled(
             kreasons::ACCESS_DENIED,
             format!(
-                "cross-namespace reference to GitRepository {ns}/{} is not allowed (--no-cross-namespace-refs)",
-                r.name
+                "cross-namespace reference to {} {ns}/{} is not allowed (--no-cross-namespace-refs)",
+                r.kind, r.name
             ),
         ));
     }
@@ -281,6 +282,17 @@ fn check_dependencies(
     })
 }
 
+/// The source kinds a Kustomization can use.
+pub const SOURCE_KINDS: &[&str] = &["GitRepository", "OCIRepository"];
+
+/// The origin revision an artifact records (OCI artifacts pushed by CI carry the commit).
+pub fn origin_revision(artifact: &Artifact) -> Option<String> {
+    artifact
+        .metadata
+        .get("org.opencontainers.image.revision")
+        .cloned()
+}
+
 /// The source's artifact; a missing source or artifact is waiting, not failure.
 async fn source_artifact(
     obj: &Kustomization,
@@ -288,18 +300,24 @@ async fn source_artifact(
     ns: &str,
 ) -> Result<Artifact, ReconcileError> {
     let name = &obj.spec.source_ref.name;
-    let api: Api<GitRepository> = Api::namespaced(ctx.runtime.client.clone(), ns);
+    let kind = obj.spec.source_ref.kind.as_str();
     let waiting = |m: String| ReconcileError::waiting(reasons::DEPENDENCY_NOT_READY, m);
-    let repo = api
-        .get_opt(name)
-        .await
-        .map_err(|e| ReconcileError::kube("reading source", e))?
-        .ok_or_else(|| waiting(format!("source GitRepository {ns}/{name} not found")))?;
-    repo.status.and_then(|s| s.artifact).ok_or_else(|| {
-        waiting(format!(
-            "source GitRepository {ns}/{name} has no artifact yet"
-        ))
-    })
+    let client = ctx.runtime.client.clone();
+    let artifact = match kind {
+        "OCIRepository" => Api::<OCIRepository>::namespaced(client, ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| ReconcileError::kube("reading source", e))?
+            .map(|r| r.status.and_then(|s| s.artifact)),
+        _ => Api::<GitRepository>::namespaced(client, ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| ReconcileError::kube("reading source", e))?
+            .map(|r| r.status.and_then(|s| s.artifact)),
+    };
+    artifact
+        .ok_or_else(|| waiting(format!("source {kind} {ns}/{name} not found")))?
+        .ok_or_else(|| waiting(format!("source {kind} {ns}/{name} has no artifact yet")))
 }
 
 /// The spec fields that act like a kustomization on top of `path`, as engine data.

@@ -12,7 +12,7 @@ use kube::ResourceExt;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
 use weir_api::kustomize::Kustomization;
-use weir_api::source::GitRepository;
+use weir_api::source::{GitRepository, OCIRepository};
 use weir_shared::apply::{Applier, ApplyPolicy};
 use weir_shared::artifact_cache::ArtifactCache;
 use weir_shared::driver::{self, Runtime};
@@ -135,11 +135,25 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             &repo.name_any(),
         )
     };
+    let sources = store.clone();
+    let oci_dependents = move |repo: OCIRepository| {
+        plan::dependents(
+            &sources.state(),
+            "OCIRepository",
+            &repo.namespace().unwrap_or_default(),
+            &repo.name_any(),
+        )
+    };
     let controller = controller
         .watches(
             Api::<GitRepository>::all(client.clone()),
             kube::runtime::watcher::Config::default().any_semantic(),
             dependents,
+        )
+        .watches(
+            Api::<OCIRepository>::all(client.clone()),
+            kube::runtime::watcher::Config::default().any_semantic(),
+            oci_dependents,
         )
         .watches_stream(
             metadata_changes::<ConfigMap>(client.clone()),

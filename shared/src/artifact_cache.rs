@@ -426,6 +426,7 @@ mod tests {
                 last_update_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                     k8s_openapi::jiff::Timestamp::now(),
                 ),
+                metadata: std::collections::BTreeMap::new(),
             }
         }
     }

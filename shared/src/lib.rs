@@ -19,6 +19,7 @@ pub mod health;
 pub mod inventory;
 pub mod leader;
 pub mod metrics;
+pub mod oci;
 pub mod process;
 pub mod reconcile;
 pub mod server;

@@ -444,6 +444,7 @@ async fn store(
             digest: written.digest.clone(),
             size: i64::try_from(written.size).ok(),
             last_update_time: Time(now),
+            metadata: BTreeMap::new(),
         });
     }
     let message = format!("stored artifact for revision '{}'", resolved.revision);

@@ -1,11 +1,21 @@
-//! source-controller: reconciles `GitRepository` objects into reproducible tar.gz artifacts
-//! and serves them over HTTP.
+//! source-controller: reconciles `GitRepository`, `HelmRepository`, `HelmChart` and
+//! `OCIRepository` objects into artifacts (reproducible tar.gz, indexes, chart packages) and
+//! serves them over HTTP.
 
+pub mod artifact;
+pub mod chart_build;
+pub mod chart_oneshot;
 pub mod controller;
+pub mod credentials;
 pub mod git;
+pub mod helm_http;
+pub mod helmchart;
+pub mod helmrepository;
 pub mod limits;
+pub mod ocirepository;
 pub mod oneshot;
 pub mod package;
 pub mod reference;
 pub mod run;
 pub mod sourceignore;
+pub mod sources;

@@ -7,14 +7,21 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use weir_api::source::GitRepository;
+use kube::ResourceExt as _;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use weir_api::source::{GitRepository, HelmChart, HelmRepository, OCIRepository};
 use weir_shared::driver::{self, Runtime};
 use weir_shared::flags::ControllerFlags;
 use weir_shared::process::Process;
 use weir_shared::storage::{self, Storage};
 
 use crate::controller::{CONTROLLER_NAME, Context, Settings};
+use crate::helmchart::HelmChartReconciler;
+use crate::helmrepository::HelmRepositoryReconciler;
 use crate::limits::{self, Limits};
+use crate::ocirepository::OCIRepositoryReconciler;
+use crate::sources::SourceSettings;
 
 /// source-controller: fetches Git repositories and serves them as artifacts.
 #[derive(Parser, Debug, Clone)]
@@ -46,6 +53,13 @@ pub struct Flags {
     /// Accept `file://` URLs; for local development only.
     #[arg(long, env = "WEIR_ALLOW_FILE_URLS")]
     pub allow_file_urls: bool,
+    /// Largest Helm repository `index.yaml` read: bytes, or a number with KiB, MiB, GiB.
+    #[arg(long, env = "WEIR_HELM_INDEX_MAX_SIZE", default_value = "50MiB", value_parser = limits::parse_size)]
+    pub helm_index_max_size: u64,
+    /// Largest chart `.tgz` downloaded, pulled or packaged: bytes, or a number with KiB,
+    /// MiB, GiB.
+    #[arg(long, env = "WEIR_HELM_CHART_MAX_SIZE", default_value = "10MiB", value_parser = limits::parse_size)]
+    pub helm_chart_max_size: u64,
 }
 
 /// Runs the controller until SIGINT/SIGTERM or loss of leadership.
@@ -72,9 +86,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let server =
         tokio::spawn(async move { storage::serve_with(served, listener, stopped, &limits).await });
 
+    let runtime = || Runtime::new(&process, CONTROLLER_NAME, &flags.common.runtime);
     let ctx = Arc::new(Context {
-        runtime: Runtime::new(&process, CONTROLLER_NAME, &flags.common.runtime),
-        storage: store,
+        runtime: runtime(),
+        storage: store.clone(),
         settings: Settings {
             allow_file_urls: flags.allow_file_urls,
             artifact_retention: flags.artifact_retention.max(1),
@@ -85,10 +100,69 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             },
         },
     });
-    let (_, controller) =
-        driver::controller_for::<GitRepository>(process.client.clone(), &flags.common.runtime);
+    let sources = Arc::new(SourceSettings {
+        storage: store,
+        artifact_retention: flags.artifact_retention.max(1),
+        helm_index_max_bytes: flags.helm_index_max_size,
+        helm_chart_max_bytes: flags.helm_chart_max_size,
+        artifact_max_bytes: flags.artifact_max_bytes,
+        work_dir: flags.storage_path.join(".work"),
+    });
+    let client = process.client.clone();
+    let runtime_flags = &flags.common.runtime;
+    let (_, git) = driver::controller_for::<GitRepository>(client.clone(), runtime_flags);
+    let (_, helm_repositories) =
+        driver::controller_for::<HelmRepository>(client.clone(), runtime_flags);
+    let (_, oci_repositories) =
+        driver::controller_for::<OCIRepository>(client.clone(), runtime_flags);
+    let (charts, helm_charts) = driver::controller_for::<HelmChart>(client.clone(), runtime_flags);
+    // A new index or commit wakes every HelmChart built from it.
+    let users_of = |kind: &'static str| {
+        let charts = charts.clone();
+        move |namespace: String, name: String| -> Vec<ObjectRef<HelmChart>> {
+            charts
+                .state()
+                .iter()
+                .filter(|c| {
+                    c.spec.source_ref.kind == kind
+                        && c.spec.source_ref.name == name
+                        && c.namespace().as_deref() == Some(namespace.as_str())
+                })
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect()
+        }
+    };
+    let (by_repo, by_git) = (users_of("HelmRepository"), users_of("GitRepository"));
+    let helm_charts = helm_charts
+        .watches(
+            Api::<HelmRepository>::all(client.clone()),
+            kube::runtime::watcher::Config::default().any_semantic(),
+            move |r: HelmRepository| by_repo(r.namespace().unwrap_or_default(), r.name_any()),
+        )
+        .watches(
+            Api::<GitRepository>::all(client),
+            kube::runtime::watcher::Config::default().any_semantic(),
+            move |r: GitRepository| by_git(r.namespace().unwrap_or_default(), r.name_any()),
+        );
+    let helm_repository_ctx = Arc::new(HelmRepositoryReconciler {
+        runtime: runtime(),
+        settings: sources.clone(),
+    });
+    let helm_chart_ctx = Arc::new(HelmChartReconciler {
+        runtime: runtime(),
+        settings: sources.clone(),
+    });
+    let oci_ctx = Arc::new(OCIRepositoryReconciler {
+        runtime: runtime(),
+        settings: sources,
+    });
     tracing::info!(storage = %flags.storage_path.display(), addr = %flags.storage_addr, "source-controller started");
-    driver::run_controller(controller, ctx, &process).await;
+    tokio::join!(
+        driver::run_controller(git, ctx, &process),
+        driver::run_controller(helm_repositories, helm_repository_ctx, &process),
+        driver::run_controller(helm_charts, helm_chart_ctx, &process),
+        driver::run_controller(oci_repositories, oci_ctx, &process),
+    );
 
     server.await.context("artifact server task")??;
     process.finish().await

@@ -1,21 +1,19 @@
 //! An HTTPS Git server for tests: `git http-backend` (CGI) behind a TLS listener whose
 //! certificate is issued by a CA generated for the test, enforcing HTTP basic auth.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+
+use crate::tls_server::{Handler, TlsIdentity, accept_loop, basic_auth, reply, unauthorized};
 
 /// A running HTTPS Git server; stops when dropped.
 pub struct GitHttpsServer {
@@ -41,30 +39,7 @@ impl GitHttpsServer {
     /// Serves on `host` (an IP address, also in the certificate): the node IP for servers
     /// that Pods must reach.
     pub async fn start_on(root: &Path, host: &str) -> Self {
-        weir_shared::install_crypto_provider();
-        let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())
-            .unwrap_or_else(|e| panic!("CA params: {e}"));
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "weir test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key)
-            .unwrap_or_else(|e| panic!("CA cert: {e}"));
-        let server_key = KeyPair::generate().unwrap_or_else(|e| panic!("server key: {e}"));
-        let server_params = CertificateParams::new(vec![host.to_string(), "localhost".to_string()])
-            .unwrap_or_else(|e| panic!("server params: {e}"));
-        let server_cert = server_params
-            .signed_by(&server_key, &ca)
-            .unwrap_or_else(|e| panic!("server cert: {e}"));
-        let tls = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![server_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
-            )
-            .unwrap_or_else(|e| panic!("TLS config: {e}"));
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let identity = TlsIdentity::generate(host);
         let listener = TcpListener::bind((host, 0))
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -72,39 +47,21 @@ impl GitHttpsServer {
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"));
         let (username, password) = ("weir".to_string(), format!("pw-{}", crate::random_id()));
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
-        );
         let bearer_token = format!("token-{}", crate::random_id());
-        let accepted = [expected, format!("Bearer {bearer_token}")];
+        let accepted = Arc::new([
+            basic_auth(&username, &password),
+            format!("Bearer {bearer_token}"),
+        ]);
         let root = root.to_path_buf();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let root = root.clone();
-                let accepted = accepted.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |req| {
-                        let root = root.clone();
-                        let accepted = accepted.clone();
-                        async move { Ok::<_, Infallible>(handle(req, &root, &accepted).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
-                });
-            }
+        let handler: Handler = Arc::new(move |req| {
+            let root = root.clone();
+            let accepted = accepted.clone();
+            Box::pin(async move { handle(req, &root, &accepted[..]).await })
         });
+        let task = tokio::spawn(accept_loop(listener, Some(identity.acceptor), handler));
         Self {
             base_url: format!("https://{addr}"),
-            ca_pem: ca.pem(),
+            ca_pem: identity.ca_pem,
             username,
             password,
             bearer_token,
@@ -124,12 +81,6 @@ impl Drop for GitHttpsServer {
     }
 }
 
-fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r
-}
-
 async fn handle(
     req: Request<Incoming>,
     root: &PathBuf,
@@ -142,12 +93,7 @@ async fn handle(
         .unwrap_or_default();
     let authorized = accepted.iter().any(|a| a == given);
     if !authorized {
-        let mut r = reply(StatusCode::UNAUTHORIZED, "authentication required\n");
-        r.headers_mut().insert(
-            "www-authenticate",
-            hyper::header::HeaderValue::from_static("Basic realm=\"git\""),
-        );
-        return r;
+        return unauthorized("git");
     }
     let header = |name: &str| {
         req.headers()

@@ -1,8 +1,10 @@
 //! The integration-test harness: a client for the test cluster (which must be running —
 //! tests fail loudly without it), temporary namespaces, controller processes, Git servers
-//! over HTTPS (git http-backend) and SSH (OpenSSH + git-shell), the images of the real node,
-//! and wait helpers.
+//! over HTTPS (git http-backend) and SSH (OpenSSH + git-shell), a Helm chart repository built
+//! and indexed with the real helm, an OCI registry (docker-registry), the images of the real
+//! node, and wait helpers.
 
+pub mod chart_repo;
 pub mod cluster;
 pub mod controller;
 pub mod event_sink;
@@ -13,6 +15,8 @@ pub mod gitops;
 pub mod gitrepo;
 pub mod images;
 pub mod objects;
+pub mod registry;
+pub mod tls_server;
 pub mod wait;
 
 /// A short random lowercase id for names.

@@ -189,6 +189,14 @@ pub fn ready_message(obj: &GitRepository) -> String {
 
 /// Deletes an object and waits until its controller has removed the finalizer.
 pub async fn delete_and_wait(api: &Api<GitRepository>, name: &str) {
+    delete_and_wait_any(api, name).await;
+}
+
+/// Deletes an object of any kind and waits until it is gone (its finalizer removed).
+pub async fn delete_and_wait_any<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     api.delete(name, &kube::api::DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("deleting {name}: {e}"));

@@ -23,6 +23,9 @@ pub enum Which {
     /// `weir template` versus `helm template` on a chart of 200 templates, an umbrella of 50
     /// subcharts and `helm create`'s chart, plus how `tpl` scales with its number of calls.
     Template,
+    /// source-controller's `weir-chart-once` versus `helm pull`: resolve a version range in a
+    /// 5,000-entry repository index and download the chart, time and peak memory.
+    ChartSource,
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
@@ -31,6 +34,7 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::Kustomize => kustomize(),
         Which::Apply => crate::bench_apply::run(),
         Which::Template => crate::bench_template::run(),
+        Which::ChartSource => crate::bench_chart_source::run(),
     }
 }
 

@@ -10,6 +10,9 @@ use crate::util::workspace_root;
 pub fn render() -> anyhow::Result<Vec<(String, String)>> {
     let crds = [
         weir_api::source::GitRepository::crd(),
+        weir_api::source::HelmRepository::crd(),
+        weir_api::source::HelmChart::crd(),
+        weir_api::source::OCIRepository::crd(),
         weir_api::kustomize::Kustomization::crd(),
     ];
     crds.iter()

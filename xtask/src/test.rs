@@ -12,8 +12,16 @@ use crate::util::{self, workspace_root};
 use crate::{cluster, fuzz, helm, image, quickstart};
 
 /// Debian packages the integration tests use: OpenSSH's server for the SSH Git server, curl
-/// for health checks, openssl for test certificates.
-const TEST_PACKAGES: &[&str] = &["openssh-server", "openssh-client", "curl", "openssl", "git"];
+/// for health checks, openssl for test certificates, docker-registry for the OCI tests (also
+/// without the node, which installs it too).
+const TEST_PACKAGES: &[&str] = &[
+    "openssh-server",
+    "openssh-client",
+    "curl",
+    "openssl",
+    "git",
+    "docker-registry",
+];
 
 pub fn run(extra: &[String]) -> anyhow::Result<()> {
     util::ensure_debian_packages(TEST_PACKAGES)?;

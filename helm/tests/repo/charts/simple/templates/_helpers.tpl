@@ -1,0 +1,3 @@
+{{- define "simple.fullname" -}}
+{{ .Release.Name }}-{{ .Chart.Name }}
+{{- end -}}

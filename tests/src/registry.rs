@@ -1,0 +1,165 @@
+//! An OCI registry for tests: Debian's `docker-registry` (CNCF distribution, the same binary
+//! `cargo xtask cluster up` runs for the node's images) on a free loopback port, with its own
+//! temporary storage and generated config, either anonymous or behind htpasswd basic auth.
+//! Plain HTTP. Killed when dropped; a missing binary fails the test with what to install.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+
+/// A running registry; killed when dropped.
+pub struct Registry {
+    /// `127.0.0.1:<port>` (the host of its `oci://` URLs).
+    pub base: String,
+    /// The accepted user name and password, for a registry started with
+    /// [`Registry::start_with_auth`].
+    pub credentials: Option<(String, String)>,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+/// The registry binary: `docker-registry` on `PATH` (Debian's package installs it in
+/// `/usr/bin`).
+fn binary() -> PathBuf {
+    let found = Command::new("sh")
+        .args(["-c", "command -v docker-registry"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| !p.is_empty());
+    match found {
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "docker-registry not found on PATH: install Debian's docker-registry package \
+             (`apt-get install docker-registry`; `cargo xtask test` installs it)"
+        ),
+    }
+}
+
+impl Registry {
+    /// An anonymous registry on 127.0.0.1.
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1", false).await
+    }
+
+    /// A registry on 127.0.0.1 that accepts only [`Registry::credentials`] (htpasswd basic
+    /// auth: distribution reads bcrypt entries only).
+    pub async fn start_with_auth() -> Self {
+        Self::start_on("127.0.0.1", true).await
+    }
+
+    /// A registry listening on `host` (an IP address), with basic auth when `auth`.
+    pub async fn start_on(host: &str, auth: bool) -> Self {
+        weir_shared::install_crypto_provider();
+        let bin = binary();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let port = crate::controller::free_port();
+        let base = format!("{host}:{port}");
+        let credentials = auth.then(|| ("weir".to_string(), format!("pw-{}", crate::random_id())));
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  \
+             filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  \
+             addr: {base}\n  secret: {secret}\n",
+            storage = dir.path().join("storage").display(),
+            secret = crate::random_id(),
+        );
+        if let Some((user, password)) = &credentials {
+            // The lowest bcrypt cost: these are throwaway test passwords.
+            let hash = bcrypt::hash(password, 4).unwrap_or_else(|e| panic!("bcrypt: {e}"));
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n"))
+                .unwrap_or_else(|e| panic!("writing htpasswd: {e}"));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: weir-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("registry config: {e}"));
+        let log = std::fs::File::create(dir.path().join("registry.log"))
+            .unwrap_or_else(|e| panic!("registry log: {e}"));
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let mut registry = Registry {
+            base,
+            credentials,
+            child,
+            dir,
+        };
+        registry.wait_ready().await;
+        registry
+    }
+
+    /// Waits until `GET /v2/` answers (200, or 401 behind auth); panics with the registry's
+    /// log if it exits or does not answer within 20 seconds.
+    async fn wait_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let url = format!("http://{}/v2/", self.base);
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "docker-registry exited ({status}) before serving {url}:\n{}",
+                    self.log()
+                );
+            }
+            let answered = http
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().as_u16());
+            if matches!(answered, Some(200 | 401)) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "docker-registry did not answer {url} within 20s (last: {answered:?}):\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What the registry logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// `oci://<base>/<repo>`.
+    pub fn oci_url(&self, repo: &str) -> String {
+        format!("oci://{}/{repo}", self.base)
+    }
+
+    /// The accepted credentials as `user:password` (the CLI's `--creds`); empty for an
+    /// anonymous registry.
+    pub fn creds(&self) -> String {
+        self.credentials
+            .as_ref()
+            .map(|(u, p)| format!("{u}:{p}"))
+            .unwrap_or_default()
+    }
+
+    /// A `.dockerconfigjson` holding the accepted credentials (for a
+    /// `kubernetes.io/dockerconfigjson` Secret).
+    pub fn docker_config_json(&self) -> String {
+        let auth = base64::engine::general_purpose::STANDARD.encode(self.creds());
+        serde_json::json!({ "auths": { &self.base: { "auth": auth } } }).to_string()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
