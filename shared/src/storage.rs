@@ -131,7 +131,8 @@ impl Storage {
         let mut kept = 0;
         for (_, name) in files {
             let rel = format!("{object_dir}/{name}");
-            if rel == current || (kept < keep && name.ends_with(".tar.gz")) {
+            let is_artifact = ARTIFACT_EXTENSIONS.iter().any(|ext| name.ends_with(ext));
+            if rel == current || (kept < keep && is_artifact) {
                 kept += 1;
                 continue;
             }
@@ -223,6 +224,9 @@ pub async fn serve_with(
     serve_hardened(listener, router(storage), shutdown, limits).await
 }
 
+/// What the artifact server serves: source archives, chart packages and repository indexes.
+pub const ARTIFACT_EXTENSIONS: &[&str] = &[".tar.gz", ".tgz", ".json"];
+
 fn router(storage: Storage) -> Router {
     Router::new()
         .route("/{*path}", get(serve_file))
@@ -235,7 +239,8 @@ async fn serve_file(State(storage): State<Storage>, UrlPath(path): UrlPath<Strin
         return not_found();
     };
     // Only artifacts: never hidden folders such as the Git caches kept beside them.
-    if !path.ends_with(".tar.gz") || path.split('/').any(|c| c.starts_with('.')) {
+    let is_artifact = ARTIFACT_EXTENSIONS.iter().any(|ext| path.ends_with(ext));
+    if !is_artifact || path.split('/').any(|c| c.starts_with('.')) {
         return not_found();
     }
     let (root, rel) = (storage.root.clone(), path.clone());

@@ -302,11 +302,16 @@ async fn a_chart_repository_over_https_with_basic_auth_gives_indexes_and_charts(
     .await;
     let app: HelmChart = s
         .wait("app", "Ready", |o| {
-            chart_ready(o, "True", "ChartPullSucceeded")
+            chart_ready(o, "True", "Succeeded")
         })
         .await;
     kubectl_wait("helmchart", "app", &s.ns.name);
     let st = app.status.clone().unwrap_or_default();
+    assert!(
+        condition(&st.conditions, "ArtifactInStorage").is_some_and(|c| c.reason == "ChartPullSucceeded"),
+        "{:?}",
+        st.conditions
+    );
     let artifact = st.artifact.clone().expect("chart artifact");
     assert_eq!(artifact.revision, "1.1.0");
     assert_eq!(
@@ -392,7 +397,7 @@ async fn a_chart_repository_over_https_with_basic_auth_gives_indexes_and_charts(
     .await;
     let prod: HelmChart = s
         .wait("prod", "Ready", |o| {
-            chart_ready(o, "True", "ChartPullSucceeded")
+            chart_ready(o, "True", "Succeeded")
         })
         .await;
     let st = prod.status.clone().unwrap_or_default();
@@ -589,7 +594,7 @@ async fn a_chart_in_git_is_packaged_with_its_dependencies_and_follows_the_revisi
     let expected = format!("0.1.0+{}.1", &commit[..12]);
     let app: HelmChart = s
         .wait("app", &format!("at {expected}"), |o| {
-            chart_revision(o) == expected && chart_ready(o, "True", "ChartPackageSucceeded")
+            chart_revision(o) == expected && chart_ready(o, "True", "Succeeded")
         })
         .await;
     let st = app.status.clone().unwrap_or_default();
