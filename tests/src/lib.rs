@@ -16,6 +16,7 @@ pub mod gitrepo;
 pub mod images;
 pub mod objects;
 pub mod registry;
+pub mod sources;
 pub mod tls_server;
 pub mod wait;
 
