@@ -412,3 +412,58 @@ async fn wait_greeting(cms: &kube::Api<k8s_openapi::api::core::v1::ConfigMap>, w
     })
     .await;
 }
+
+/// The README's `weir push artifact` and `weir pull artifact` commands, run as written from
+/// the workspace root against the local cluster's registry (127.0.0.1:5000, started by
+/// `cargo xtask cluster up`), give back the pushed files.
+#[test]
+fn the_readme_push_and_pull_commands_work_as_written() {
+    let root = weir_tests::cluster::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            l.starts_with("cargo run -p weir-cli -- push artifact ")
+                || l.starts_with("cargo run -p weir-cli -- pull artifact ")
+        })
+        .collect();
+    assert_eq!(
+        commands.len(),
+        2,
+        "the README shows a push and a pull: {commands:?}"
+    );
+    let reachable = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:5000".parse().expect("address"),
+        Duration::from_secs(2),
+    );
+    assert!(
+        reachable.is_ok(),
+        "the cluster's registry on 127.0.0.1:5000 is not running: start it with `cargo xtask cluster up`"
+    );
+    for command in &commands {
+        let args: Vec<&str> = command
+            .trim_start_matches("cargo run -p weir-cli -- ")
+            .split_whitespace()
+            .collect();
+        let out = std::process::Command::new(weir_tests::controller::binary("weir"))
+            .args(&args)
+            .current_dir(&root)
+            .output()
+            .expect("weir runs");
+        assert!(
+            out.status.success(),
+            "`{command}` failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for sample in [
+        "gitrepository.yaml",
+        "helmrepository.yaml",
+        "ocirepository.yaml",
+    ] {
+        let pulled = std::fs::read(root.join("target/weir-samples").join(sample))
+            .unwrap_or_else(|e| panic!("{sample} was not pulled: {e}"));
+        let original = std::fs::read(root.join("config/samples").join(sample)).expect("sample");
+        assert_eq!(pulled, original, "{sample}");
+    }
+}
