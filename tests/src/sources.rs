@@ -33,15 +33,22 @@ pub struct Setup {
 impl Setup {
     /// Starts everything for a test named by `prefix`.
     pub async fn new(prefix: &str) -> Self {
+        Self::with_args(prefix, &[]).await
+    }
+
+    /// [`Setup::new`] with extra source-controller flags.
+    pub async fn with_args(prefix: &str, extra: &[&str]) -> Self {
         let client = cluster::client().await;
         let ns = TestNamespace::new(&client, prefix).await;
         let selector = random_id();
         let sink = EventSink::start().await;
+        let mut args = vec!["--events-addr", sink.url.as_str()];
+        args.extend_from_slice(extra);
         let ctl = SourceController::start(Options {
             selector: &selector,
             leader_namespace: None,
             storage: None,
-            extra: &["--events-addr", &sink.url],
+            extra: &args,
         })
         .await;
         Self {

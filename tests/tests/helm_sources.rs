@@ -425,3 +425,159 @@ async fn a_chart_in_git_is_packaged_with_its_dependencies_and_follows_the_revisi
     assert!(condition(&st.conditions, "BuildFailed").is_some_and(|c| c.status == "True"));
     s.finish().await;
 }
+
+/// A raw tar entry (no path checks: the point is to write what a safe writer refuses).
+fn raw_tar_entry(out: &mut Vec<u8>, path: &str, body: &[u8]) {
+    let mut header = [0u8; 512];
+    header[..path.len()].copy_from_slice(path.as_bytes());
+    header[100..107].copy_from_slice(b"0000644");
+    header[108..115].copy_from_slice(b"0000000");
+    header[116..123].copy_from_slice(b"0000000");
+    header[124..135].copy_from_slice(format!("{:011o}", body.len()).as_bytes());
+    header[136..147].copy_from_slice(b"00000000000");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn hostile_charts_are_refused_and_the_previous_chart_keeps_serving() {
+    let s = Setup::with_args("helmhostile", &["--helm-chart-max-size", "64KiB"]).await;
+    let source = ChartSource::new();
+    let good = source.package(&chart("app").version("1.0.0"));
+    source.index();
+    let good_index = String::from_utf8(source.index_yaml()).expect("UTF-8");
+    let server = ChartRepoServer::options(source.repo_dir())
+        .no_auth()
+        .start();
+    s.secret("tls", &[("ca.crt", &server.ca_pem)]).await;
+    s.create::<HelmRepository>(&format!(
+        "apiVersion: source.weir.dev/v1\nkind: HelmRepository\nmetadata:\n  name: charts\nspec:\n  url: {}\n  interval: 1h\n  certSecretRef:\n    name: tls\n",
+        server.base_url
+    ))
+    .await;
+    s.create::<HelmChart>(
+        "apiVersion: source.weir.dev/v1\nkind: HelmChart\nmetadata:\n  name: app\nspec:\n  chart: app\n  sourceRef:\n    kind: HelmRepository\n    name: charts\n  interval: 1h\n",
+    )
+    .await;
+    let stored: HelmChart = s
+        .wait("app", "at 1.0.0", |o| {
+            chart_revision(o) == "1.0.0" && chart_ready(o, "True", "Succeeded")
+        })
+        .await;
+    let artifact = stored.status.and_then(|st| st.artifact).expect("artifact");
+    kubectl_wait("helmchart", "app", &s.ns.name);
+
+    // Each bad 1.1.0 is published in turn; each is refused with a precise message while 1.0.0
+    // stays in status and keeps being served.
+    let good_bytes = std::fs::read(&good).expect("good chart");
+    let traversal = {
+        let mut tar = Vec::new();
+        raw_tar_entry(
+            &mut tar,
+            "app/Chart.yaml",
+            b"apiVersion: v2\nname: app\nversion: 1.1.0\n",
+        );
+        raw_tar_entry(&mut tar, "app/../../evil.yaml", b"x: 1\n");
+        tar.resize(tar.len() + 1024, 0);
+        gzip(&tar)
+    };
+    let oversize = {
+        let mut tar = Vec::new();
+        raw_tar_entry(
+            &mut tar,
+            "app/Chart.yaml",
+            b"apiVersion: v2\nname: app\nversion: 1.1.0\n",
+        );
+        // xorshift: bytes gzip cannot shrink, so the archive is over the 64 KiB limit.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        raw_tar_entry(&mut tar, "app/files/noise.bin", &noise);
+        tar.resize(tar.len() + 1024, 0);
+        gzip(&tar)
+    };
+    let wrong_digest = format!("sha256:{}", "0".repeat(64));
+    let cases: [(&str, Vec<u8>, Option<&str>, &[&str]); 4] = [
+        (
+            "corrupt",
+            b"this is not a gzip archive".to_vec(),
+            None,
+            &["app", "1.1.0"],
+        ),
+        (
+            "digest mismatch",
+            good_bytes.clone(),
+            Some(&wrong_digest[7..]),
+            &["digest", "refusing"],
+        ),
+        ("path traversal", traversal, None, &["evil.yaml"]),
+        ("oversize", oversize, None, &["--helm-chart-max-size"]),
+    ];
+    for (what, bytes, digest, needles) in cases {
+        std::fs::write(source.repo_dir().join("app-1.1.0.tgz"), &bytes).expect("write");
+        let entry = format!(
+            "  app:\n  - apiVersion: v2\n    name: app\n    version: 1.1.0\n    urls:\n    - app-1.1.0.tgz\n{}",
+            digest
+                .map(|d| format!("    digest: {d}\n"))
+                .unwrap_or_default()
+        );
+        let index = good_index.replacen("  app:\n", &entry, 1);
+        std::fs::write(source.repo_dir().join("index.yaml"), index).expect("index");
+        s.request_reconcile::<HelmRepository>("charts").await;
+        let failing: HelmChart = s
+            .wait("app", &format!("refusing the {what} chart"), |o| {
+                chart_ready(o, "False", "ChartPullError")
+                    || chart_ready(o, "False", "ChartPackageError")
+            })
+            .await;
+        let st = failing.status.unwrap_or_default();
+        let message = ready_message(&st.conditions);
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{what}: {needle:?} not in {message}"
+            );
+        }
+        assert_eq!(
+            st.artifact.as_ref(),
+            Some(&artifact),
+            "{what}: the previous chart stays"
+        );
+        assert_eq!(
+            sha256(&download(&artifact.url).await),
+            artifact.digest,
+            "{what}: still served"
+        );
+        // Back to the good index, so that the next case is a fresh failure.
+        std::fs::write(source.repo_dir().join("index.yaml"), &good_index).expect("index");
+        s.request_reconcile::<HelmRepository>("charts").await;
+        s.wait::<HelmChart>("app", "recovered", |o| chart_ready(o, "True", "Succeeded"))
+            .await;
+    }
+    assert!(
+        !s.ctl.storage.join("evil.yaml").exists()
+            && !s.ctl.storage.join("helmchart/evil.yaml").exists(),
+        "nothing written outside"
+    );
+    s.finish().await;
+}

@@ -145,7 +145,7 @@ fn entry_name(raw: &str) -> Result<String, String> {
     }
     let joined = parts.get(1..).unwrap_or_default().join("/");
     if joined.starts_with('/') {
-        return Err("chart illegally contains absolute paths".into());
+        return Err(format!("chart illegally contains absolute paths: {raw:?}"));
     }
     let cleaned = clean(&joined);
     if cleaned == "." {
@@ -154,11 +154,13 @@ fn entry_name(raw: &str) -> Result<String, String> {
         ));
     }
     if cleaned.starts_with("..") {
-        return Err("chart illegally references parent directory".into());
+        return Err(format!(
+            "chart illegally references parent directory: {raw:?}"
+        ));
     }
     let b = cleaned.as_bytes();
     if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
-        return Err("chart contains illegally named files".into());
+        return Err(format!("chart contains illegally named files: {raw:?}"));
     }
     Ok(cleaned)
 }
@@ -231,11 +233,14 @@ pub(crate) mod tests {
         let cases: &[(&str, &str)] = &[
             (
                 "c/../../etc/x",
-                "chart illegally references parent directory",
+                "chart illegally references parent directory: \"c/../../etc/x\"",
             ),
-            ("c//etc/x", "chart illegally contains absolute paths"),
+            (
+                "c//etc/x",
+                "chart illegally contains absolute paths: \"c//etc/x\"",
+            ),
             ("Chart.yaml", "chart yaml not in base directory"),
-            ("c/C:/x", "chart contains illegally named files"),
+            ("c/C:/x", "chart contains illegally named files: \"c/C:/x\""),
             (
                 "c/.",
                 "chart illegally contains content outside the base directory: \"c/.\"",

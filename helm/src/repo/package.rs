@@ -1108,7 +1108,7 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (
                 tgz(&[("c/../../etc/passwd", b"x", f)]),
-                "chart illegally references parent directory",
+                "chart illegally references parent directory: \"c/../../etc/passwd\"",
             ),
             (
                 tgz(&[("c/values.yaml", b"a: 1", f)]),
