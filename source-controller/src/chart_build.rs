@@ -330,7 +330,7 @@ fn merge_values(
             }
         }
     }
-    let values = weir_helm::repo::merge_values_files(&found).map_err(|m| build_err(m))?;
+    let values = weir_helm::repo::merge_values_files(&found).map_err(build_err)?;
     Ok((values, used))
 }
 

@@ -517,7 +517,9 @@ async fn hostile_charts_are_refused_and_the_previous_chart_keeps_serving() {
         gzip(&tar)
     };
     let wrong_digest = format!("sha256:{}", "0".repeat(64));
-    let cases: [(&str, Vec<u8>, Option<&str>, &[&str]); 4] = [
+    // (what, the .tgz, the index digest, words the message must hold)
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, &'a [&'a str]);
+    let cases: [Case; 4] = [
         (
             "corrupt",
             b"this is not a gzip archive".to_vec(),
