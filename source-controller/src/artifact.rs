@@ -1,7 +1,8 @@
 //! What every source kind does with a written artifact: record it in `status.artifact`,
 //! keep the newest `--artifact-retention` files, and announce a new revision once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -40,6 +41,35 @@ pub fn record(
         });
     }
     revision_changed
+}
+
+/// The revisions this process has announced, per object. The status a reconcile starts from
+/// comes from the watch cache and may not show the previous reconcile's status write yet, so
+/// comparing with it alone would announce the same new revision twice.
+#[derive(Debug, Default)]
+pub struct Announced(Mutex<HashMap<String, String>>);
+
+impl Announced {
+    /// Records `revision` for `key`; true when it differs from the last one recorded.
+    pub fn first_time(&self, key: &str, revision: &str) -> bool {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.get(key).map(String::as_str) == Some(revision) {
+            return false;
+        }
+        seen.insert(key.to_string(), revision.to_string());
+        true
+    }
+
+    /// Forgets an object (deletion).
+    pub fn forget(&self, key: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
 }
 
 /// Deletes all but the newest `retention` artifacts in `dir`, never `keep`. Failures are

@@ -40,6 +40,8 @@ pub struct HelmChartReconciler {
     pub runtime: Runtime,
     /// Settings shared by the source kinds.
     pub settings: Arc<SourceSettings>,
+    /// Revisions already announced.
+    pub announced: artifact::Announced,
 }
 
 impl Reconciler for HelmChartReconciler {
@@ -95,6 +97,7 @@ impl Reconciler for HelmChartReconciler {
 
     async fn cleanup(&self, obj: &HelmChart) -> Result<(), ReconcileError> {
         let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        self.announced.forget(&format!("{ns}/{name}"));
         artifact::remove_all(&self.settings.storage, KIND, &ns, &name)
     }
 }
@@ -339,7 +342,8 @@ impl HelmChartReconciler {
             &written.path,
             self.settings.artifact_retention,
         );
-        if changed {
+        let key = format!("{ns}/{name}");
+        if changed && self.announced.first_time(&key, &written.digest) {
             artifact::announce(&self.runtime, obj, status.artifact.as_ref(), &message).await;
         }
         Ok(message)

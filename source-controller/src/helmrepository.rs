@@ -38,6 +38,8 @@ pub struct HelmRepositoryReconciler {
     pub runtime: Runtime,
     /// Settings shared by the source kinds.
     pub settings: Arc<SourceSettings>,
+    /// Revisions already announced.
+    pub announced: artifact::Announced,
 }
 
 impl Reconciler for HelmRepositoryReconciler {
@@ -103,6 +105,7 @@ impl Reconciler for HelmRepositoryReconciler {
 
     async fn cleanup(&self, obj: &HelmRepository) -> Result<(), ReconcileError> {
         let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        self.announced.forget(&format!("{ns}/{name}"));
         artifact::remove_all(&self.settings.storage, KIND, &ns, &name)
     }
 }
@@ -332,7 +335,8 @@ impl HelmRepositoryReconciler {
             message.clone(),
         );
         artifact::collect_garbage(storage, &dir, &path, self.settings.artifact_retention);
-        if changed {
+        let key = format!("{ns}/{name}");
+        if changed && self.announced.first_time(&key, &written.digest) {
             artifact::announce(
                 &self.runtime,
                 obj,

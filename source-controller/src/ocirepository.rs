@@ -41,6 +41,8 @@ pub struct OCIRepositoryReconciler {
     pub runtime: Runtime,
     /// Settings shared by the source kinds.
     pub settings: Arc<SourceSettings>,
+    /// Revisions already announced.
+    pub announced: artifact::Announced,
 }
 
 impl Reconciler for OCIRepositoryReconciler {
@@ -108,6 +110,7 @@ impl Reconciler for OCIRepositoryReconciler {
 
     async fn cleanup(&self, obj: &OCIRepository) -> Result<(), ReconcileError> {
         let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+        self.announced.forget(&format!("{ns}/{name}"));
         artifact::remove_all(&self.settings.storage, KIND, &ns, &name)
     }
 }
@@ -518,7 +521,8 @@ impl OCIRepositoryReconciler {
             &written.path,
             self.settings.artifact_retention,
         );
-        if changed {
+        let key = format!("{ns}/{name}");
+        if changed && self.announced.first_time(&key, &written.digest) {
             artifact::announce(&self.runtime, obj, status.artifact.as_ref(), &message).await;
         }
         Ok(message)

@@ -147,14 +147,17 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let helm_repository_ctx = Arc::new(HelmRepositoryReconciler {
         runtime: runtime(),
         settings: sources.clone(),
+        announced: Default::default(),
     });
     let helm_chart_ctx = Arc::new(HelmChartReconciler {
         runtime: runtime(),
         settings: sources.clone(),
+        announced: Default::default(),
     });
     let oci_ctx = Arc::new(OCIRepositoryReconciler {
         runtime: runtime(),
         settings: sources,
+        announced: Default::default(),
     });
     tracing::info!(storage = %flags.storage_path.display(), addr = %flags.storage_addr, "source-controller started");
     tokio::join!(
