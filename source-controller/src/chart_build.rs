@@ -201,7 +201,7 @@ async fn from_repository(
     settings: &SourceSettings,
 ) -> Result<Built, BuildError> {
     let bytes = sources::read_artifact(&settings.storage, index).map_err(BuildError::Fetch)?;
-    let parsed = IndexFile::from_canonical_json(&bytes).map_err(|e| {
+    let parsed = IndexFile::chart_from_canonical_json(&bytes, &request.chart).map_err(|e| {
         fetch_err(
             reasons::ARTIFACT_FAILED,
             format!("reading the stored index {}: {e}", index.path),

@@ -325,6 +325,42 @@ impl IndexFile {
         Ok(index)
     }
 
+    /// [`IndexFile::from_canonical_json`] reading only the versions of chart `name` (the other
+    /// entries are skipped unparsed): what a HelmChart needs from a large stored index.
+    ///
+    /// # Errors
+    /// As [`IndexFile::from_canonical_json`].
+    pub fn chart_from_canonical_json(bytes: &[u8], name: &str) -> Result<IndexFile, IndexError> {
+        #[derive(serde::Deserialize)]
+        struct Canonical<'a> {
+            #[serde(rename = "apiVersion", default)]
+            api_version: String,
+            #[serde(borrow, default)]
+            entries: BTreeMap<String, &'a serde_json::value::RawValue>,
+        }
+        if bytes.is_empty() {
+            return Err(IndexError::Empty);
+        }
+        let not_canonical = |e: serde_json::Error| IndexError::Field {
+            at: "index".into(),
+            message: format!("not canonical JSON: {e}"),
+        };
+        let canonical: Canonical<'_> = serde_json::from_slice(bytes).map_err(not_canonical)?;
+        let mut entries = serde_json::Map::new();
+        if let Some(raw) = canonical.entries.get(name) {
+            let versions: Value = serde_json::from_str(raw.get()).map_err(not_canonical)?;
+            entries.insert(name.to_string(), versions);
+        }
+        let mut doc = serde_json::Map::new();
+        doc.insert("apiVersion".into(), Value::String(canonical.api_version));
+        doc.insert("entries".into(), Value::Object(entries));
+        let index = decode_index(&Value::Object(doc), Mode::Canonical)?;
+        if index.api_version.is_empty() {
+            return Err(IndexError::NoApiVersion);
+        }
+        Ok(index)
+    }
+
     /// Helm's `SortEntries`: every chart's versions newest first by semver precedence;
     /// versions that are not semver go last. Ties (versions equal but for build metadata)
     /// are broken as Flux breaks them, the newer `created` first, and then by the version
@@ -1598,6 +1634,16 @@ entries:
             "no API version specified"
         );
         assert!(IndexFile::from_canonical_json(b"apiVersion: v1").is_err());
+        // Reading one chart gives exactly that chart's entries.
+        let one = IndexFile::chart_from_canonical_json(&bytes, "full").expect("one chart");
+        assert_eq!(one.entries.keys().collect::<Vec<_>>(), ["full"]);
+        assert_eq!(one.entries["full"], expected.entries["full"]);
+        assert_eq!(one.api_version, "v1");
+        let none = IndexFile::chart_from_canonical_json(&bytes, "absent").expect("no chart");
+        assert!(matches!(
+            none.get("absent", "*"),
+            Err(ResolveError::NoChart { .. })
+        ));
     }
 
     #[test]
