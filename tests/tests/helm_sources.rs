@@ -116,8 +116,7 @@ async fn a_chart_repository_over_https_with_basic_auth_gives_indexes_and_charts(
     source.package(&chart("app").version("1.2.0").values(APP_VALUES));
     source.index();
     s.request_reconcile::<HelmRepository>("charts").await;
-    let app: HelmChart = s
-        .wait("app", "at 1.2.0", |o| chart_revision(o) == "1.2.0")
+    s.wait::<HelmChart>("app", "at 1.2.0", |o| chart_revision(o) == "1.2.0")
         .await;
     let events = weir_tests::wait::until(Duration::from_secs(20), "NewArtifact for 1.2.0", || {
         let events = s.sink.events();
@@ -136,6 +135,20 @@ async fn a_chart_repository_over_https_with_basic_auth_gives_indexes_and_charts(
     .await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["metadata"]["source.weir.dev/revision"], "1.2.0");
+
+    // Garbage collection keeps the newest --artifact-retention (2) charts.
+    source.package(&chart("app").version("1.3.0").values(APP_VALUES));
+    source.index();
+    s.request_reconcile::<HelmRepository>("charts").await;
+    s.wait::<HelmChart>("app", "at 1.3.0", |o| chart_revision(o) == "1.3.0")
+        .await;
+    let dir = s.ctl.storage.join(format!("helmchart/{}/app", s.ns.name));
+    let mut stored: Vec<String> = std::fs::read_dir(&dir)
+        .expect("chart folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ["app-1.2.0.tgz", "app-1.3.0.tgz"]);
 
     // An unchanged index writes nothing and announces nothing.
     let before: HelmRepository = s.api().get("charts").await.expect("get");

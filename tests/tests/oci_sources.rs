@@ -234,6 +234,7 @@ async fn manifests_pushed_with_weir_are_applied_from_an_oci_repository() {
             oci_revision(o) == expected && oci_ready(o, "True", "Succeeded")
         })
         .await;
+    weir_tests::sources::kubectl_wait("ocirepository", "app", &s.ns.name);
     let artifact = repo
         .status
         .clone()
@@ -367,6 +368,17 @@ async fn manifests_pushed_with_weir_are_applied_from_an_oci_repository() {
         "the stored file is the layer itself"
     );
 
+    // A digest ref pins the first push: revision is the bare digest.
+    let patch = serde_json::json!({"spec": {"layerSelector": null, "ref": {"digest": digest1}}});
+    s.api::<OCIRepository>()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch");
+    s.wait::<OCIRepository>("app", "pinned to the digest", |o| {
+        oci_revision(o) == digest1 && oci_ready(o, "True", "Succeeded")
+    })
+    .await;
+
     // Wrong login: AuthenticationFailed.
     s.secret(
         "wrong",
@@ -378,7 +390,7 @@ async fn manifests_pushed_with_weir_are_applied_from_an_oci_repository() {
         )],
     )
     .await;
-    let patch = serde_json::json!({"spec": {"secretRef": {"name": "wrong"}, "ref": {"tag": "v1.0.0", "semver": null}}});
+    let patch = serde_json::json!({"spec": {"secretRef": {"name": "wrong"}, "ref": {"tag": "v1.0.0", "semver": null, "digest": null}}});
     s.api::<OCIRepository>()
         .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
         .await

@@ -311,7 +311,8 @@ impl Dependency {
     }
 }
 
-const METADATA_FIELDS: &[&str] = &[
+/// The fields of `chart.Metadata` (Chart.yaml), also embedded in repository index entries.
+pub(crate) const METADATA_FIELDS: &[&str] = &[
     "name",
     "home",
     "sources",

@@ -757,26 +757,9 @@ struct Decoded {
     first_null_dependency: Option<usize>,
 }
 
-const CHART_VERSION_FIELDS: &[&str] = &[
-    // chart.Metadata, embedded
-    "name",
-    "home",
-    "sources",
-    "version",
-    "description",
-    "keywords",
-    "maintainers",
-    "icon",
-    "apiVersion",
-    "condition",
-    "tags",
-    "appVersion",
-    "deprecated",
-    "annotations",
-    "kubeVersion",
-    "dependencies",
-    "type",
-    // repo.ChartVersion's own
+/// `repo.ChartVersion`'s own fields; the embedded `chart.Metadata` fields are
+/// [`crate::chart::metadata::METADATA_FIELDS`], as `Chart.yaml` reads them.
+const CHART_VERSION_OWN_FIELDS: &[&str] = &[
     "urls",
     "created",
     "removed",
@@ -803,7 +786,9 @@ fn decode_chart_version(
     let md = &mut d.entry.metadata;
     for (key, v) in fields {
         let here = || at.field(key);
-        match field_name(key, CHART_VERSION_FIELDS) {
+        let field = field_name(key, crate::chart::metadata::METADATA_FIELDS)
+            .or_else(|| field_name(key, CHART_VERSION_OWN_FIELDS));
+        match field {
             // Metadata fields: never converted (sigs.k8s.io/yaml does not see through the
             // embedded pointer), so `version: 1.0` is an error, as in Helm.
             Some("name") => string(&mut md.name, v, here(), false)?,
