@@ -347,10 +347,22 @@ async fn wrong_credentials_are_an_authentication_failure_and_the_index_keeps_ser
 #[tokio::test]
 async fn a_chart_in_git_is_packaged_with_its_dependencies_and_follows_the_revision() {
     let s = Setup::new("gitchart").await;
+    // A dependency that is not vendored, from a chart repository (plain HTTP here).
+    let deps = ChartSource::new();
+    deps.package(&chart("remote").version("2.1.0"));
+    deps.package(&chart("remote").version("2.2.0"));
+    deps.index();
+    let dep_server = ChartRepoServer::options(deps.repo_dir())
+        .no_auth()
+        .plain_http()
+        .start();
     let repo = SourceRepo::new("charts");
     repo.write(
         "charts/app/Chart.yaml",
-        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n",
+        &format!(
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: lib\n    version: 0.1.0\n    repository: file://../lib\n  - name: remote\n    version: ~2.1\n    repository: {}\n",
+            dep_server.base_url
+        ),
     )
     .write("charts/app/values.yaml", "greeting: hello\n")
     .write(
@@ -403,6 +415,8 @@ async fn a_chart_in_git_is_packaged_with_its_dependencies_and_follows_the_revisi
         file_in_tgz(&tgz, "app/NOTES.md").is_none(),
         ".helmignore applied"
     );
+    let remote = file_in_tgz(&tgz, "app/charts/remote/Chart.yaml").expect("remote dependency");
+    assert!(remote.contains("version: 2.1.0"), "~2.1 resolved: {remote}");
     let values = file_in_tgz(&tgz, "app/values.yaml").expect("values");
     assert!(values.contains("production"), "{values}");
     // The real helm renders the packaged chart.
