@@ -277,10 +277,12 @@ fn finish_pulled(
     settings: &SourceSettings,
 ) -> Result<(Vec<u8>, Vec<String>), BuildError> {
     let limits = chart_limits(settings);
-    let files = weir_helm::chart::archive::read_archive(&tgz, limits)
-        .map_err(|m| build_err(format!("chart {} {chart_version}: {m}", request.chart)))?;
-    let metadata = weir_helm::repo::check_chart_archive(&tgz, limits)
-        .map_err(|m| build_err(format!("chart {} {chart_version}: {m}", request.chart)))?;
+    let invalid = |m: String| build_err(format!("chart {} {chart_version}: {m}", request.chart));
+    // What `check_chart_archive` does, keeping the files for the values merge below.
+    let files = weir_helm::chart::archive::read_archive(&tgz, limits).map_err(invalid)?;
+    let metadata = weir_helm::chart::load_files(files.clone())
+        .map_err(|e| invalid(e.to_string()))?
+        .metadata;
     if metadata.name != request.chart {
         return Err(build_err(format!(
             "the downloaded archive holds chart {:?}, not {:?}",
@@ -346,19 +348,31 @@ pub fn tag_of_version(version: &str) -> String {
     version.replace('+', "_")
 }
 
+/// The tags that read as semantic versions (after `normalise`), newest first.
+pub fn semver_tags<'a>(
+    tags: impl Iterator<Item = &'a String>,
+    normalise: impl Fn(&str) -> String,
+) -> Vec<(weir_helm::sprig::semver::Version, &'a String)> {
+    let mut versions: Vec<_> = tags
+        .filter_map(|t| {
+            weir_helm::sprig::semver::Version::parse(&normalise(t))
+                .ok()
+                .map(|v| (v, t))
+        })
+        .collect();
+    versions.sort_by(|a, b| b.0.compare(&a.0));
+    versions
+}
+
 /// The highest tag satisfying `range`; an exact version is used as a tag directly.
 ///
 /// # Errors
 /// A message listing the versions that exist.
 pub fn pick_tag(tags: &[String], range: &str, chart: &str) -> Result<String, String> {
-    use weir_helm::sprig::semver::{Constraints, Version};
+    use weir_helm::sprig::semver::Constraints;
     let constraints =
         Constraints::parse(range).map_err(|e| format!("version {range:?} is not a range: {e}"))?;
-    let mut versions: Vec<(Version, &String)> = tags
-        .iter()
-        .filter_map(|t| Version::parse(&t.replace('_', "+")).ok().map(|v| (v, t)))
-        .collect();
-    versions.sort_by(|a, b| b.0.compare(&a.0));
+    let versions = semver_tags(tags.iter(), |t| t.replace('_', "+"));
     if let Some((_, tag)) = versions.iter().find(|(v, _)| constraints.matches(v)) {
         return Ok((*tag).clone());
     }

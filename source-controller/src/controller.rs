@@ -112,7 +112,7 @@ impl Reconciler for Context {
     }
 
     fn event_metadata(status: &GitRepositoryStatus) -> BTreeMap<String, String> {
-        revision_metadata(status.artifact.as_ref())
+        crate::artifact::revision_metadata(status.artifact.as_ref())
     }
 
     async fn cleanup(&self, obj: &GitRepository) -> Result<(), ReconcileError> {
@@ -454,18 +454,9 @@ async fn store(
         reasons::SUCCEEDED,
         message.clone(),
     );
-    match ctx
-        .storage
-        .garbage_collect(&dir, &path, ctx.settings.artifact_retention)
-    {
-        Ok(deleted) if !deleted.is_empty() => {
-            tracing::info!(?deleted, "garbage-collected artifacts")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, dir, "garbage collection failed"),
-    }
+    crate::artifact::collect_garbage(&ctx.storage, &dir, &path, ctx.settings.artifact_retention);
     if revision_changed {
-        let meta = revision_metadata(status.artifact.as_ref());
+        let meta = crate::artifact::revision_metadata(status.artifact.as_ref());
         ctx.runtime
             .recorder
             .publish(
@@ -480,24 +471,11 @@ async fn store(
     Ok(message)
 }
 
-fn revision_metadata(artifact: Option<&Artifact>) -> BTreeMap<String, String> {
-    artifact
-        .map(|a| BTreeMap::from([("source.weir.dev/revision".to_string(), a.revision.clone())]))
-        .unwrap_or_default()
-}
-
 /// Deletion: removes the object's artifacts and Git cache.
 async fn cleanup(obj: &GitRepository, ctx: &Context) -> Result<(), ReconcileError> {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    ctx.storage
-        .remove_object_dir(&Storage::object_dir(KIND, &ns, &name))
-        .map_err(|e| {
-            ReconcileError::transient(
-                reasons::ARTIFACT_FAILED,
-                format!("removing artifacts of {ns}/{name}: {e}"),
-            )
-        })?;
+    crate::artifact::remove_all(&ctx.storage, KIND, &ns, &name)?;
     let cache = ctx.settings.git_cache_root.join(&ns).join(&name);
     if let Err(e) = std::fs::remove_dir_all(&cache)
         && e.kind() != std::io::ErrorKind::NotFound

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::Api;
@@ -16,8 +15,8 @@ use weir_api::conditions::reasons;
 use weir_api::meta::Artifact;
 use weir_api::source::conditions::{reasons as source_reasons, types as source_types};
 use weir_api::source::{
-    DEFAULT_REMOTE_TIMEOUT, GitRepository, HelmChart, HelmChartSpec, HelmChartStatus,
-    HelmRepository, RECONCILE_STRATEGY_CHART_VERSION, RECONCILE_STRATEGY_REVISION,
+    GitRepository, HelmChart, HelmChartSpec, HelmChartStatus, HelmRepository,
+    RECONCILE_STRATEGY_CHART_VERSION, RECONCILE_STRATEGY_REVISION,
 };
 use weir_shared::conditions::{self, Setter};
 use weir_shared::driver::{Reconciler, Runtime};
@@ -29,7 +28,7 @@ use crate::artifact;
 use crate::chart_build::{self, BuildError, BuildRequest, Built, ChartOrigin};
 use crate::helm_http::RepoClient;
 use crate::helmrepository::{self, repository_credentials};
-use crate::sources::{self, SourceSettings};
+use crate::sources::SourceSettings;
 
 /// The kind this reconciler owns.
 pub const KIND: &str = "HelmChart";
@@ -348,18 +347,4 @@ impl HelmChartReconciler {
         }
         Ok(message)
     }
-}
-
-/// The timeout of a HelmRepository's operations.
-pub fn repository_timeout(spec_timeout: Option<&str>) -> Duration {
-    duration::parse(spec_timeout.unwrap_or(DEFAULT_REMOTE_TIMEOUT))
-        .unwrap_or(Duration::from_secs(60))
-}
-
-/// Reads the stored index of a HelmRepository.
-///
-/// # Errors
-/// Transient `ArtifactFailed` when the file is missing or changed.
-pub fn read_index(storage: &Storage, index: &Artifact) -> Result<Vec<u8>, ReconcileError> {
-    sources::read_artifact(storage, index)
 }

@@ -326,7 +326,7 @@ impl HelmRepositoryReconciler {
             &revision,
             BTreeMap::new(),
         );
-        status.url = Some(storage.url_for(&format!("{dir}/index.json")));
+        status.url = status.artifact.as_ref().map(|a| a.url.clone());
         let message = format!("stored artifact: revision '{revision}'");
         setter.mark_true(
             &mut status.conditions,

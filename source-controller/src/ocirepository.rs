@@ -230,22 +230,19 @@ pub fn pick_semver_tag(
     range: &str,
     filter: Option<&str>,
 ) -> Result<String, String> {
-    use weir_helm::sprig::semver::{Constraints, Version};
-    let constraints = Constraints::parse(range).map_err(|e| e.to_string())?;
+    let constraints =
+        weir_helm::sprig::semver::Constraints::parse(range).map_err(|e| e.to_string())?;
     let filter = filter
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let mut candidates: Vec<(Version, &String)> = tags
+    let filtered = tags
         .iter()
-        .filter(|t| filter.as_ref().is_none_or(|f| f.is_match(t)))
-        .filter_map(|t| Version::parse(t).ok().map(|v| (v, t)))
-        .filter(|(v, _)| constraints.matches(v))
-        .collect();
-    candidates.sort_by(|a, b| b.0.compare(&a.0));
-    candidates
-        .first()
-        .map(|(_, t)| (*t).clone())
+        .filter(|t| filter.as_ref().is_none_or(|f| f.is_match(t)));
+    crate::chart_build::semver_tags(filtered, str::to_string)
+        .into_iter()
+        .find(|(v, _)| constraints.matches(v))
+        .map(|(_, t)| t.clone())
         .ok_or_else(|| {
             let shown: Vec<&str> = tags.iter().take(20).map(String::as_str).collect();
             format!(
