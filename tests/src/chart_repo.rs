@@ -1,8 +1,9 @@
 //! A real Helm chart repository for tests: small charts written to a temporary folder,
 //! packaged with the real `helm package` and indexed with `helm repo index` (so the
 //! `index.yaml` and every `.tgz` are what helm itself produces), served in-process over HTTPS
-//! (certificate from a CA generated for the test) or plain HTTP, with or without HTTP basic
-//! auth, and pushed to OCI registries with `helm push`.
+//! (certificate from a CA generated for the test, optionally requiring a client certificate
+//! from the same CA) or plain HTTP, with or without HTTP basic auth, optionally answering
+//! after a delay, and pushed to OCI registries with `helm push`.
 //!
 //! ```no_run
 //! use weir_tests::chart_repo::{ChartRepoServer, ChartSource, chart};
@@ -22,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -512,6 +514,8 @@ pub struct ServerOptions {
     prefix: String,
     basic_auth: bool,
     tls: bool,
+    client_cert: bool,
+    delay: Option<Duration>,
 }
 
 impl ServerOptions {
@@ -549,6 +553,22 @@ impl ServerOptions {
         self
     }
 
+    /// Require a client certificate issued by the test CA (HTTPS only): a handshake without
+    /// one fails. The server's `client_cert_pem` and `client_key_pem` are such a certificate.
+    #[must_use]
+    pub fn require_client_cert(mut self) -> Self {
+        self.client_cert = true;
+        self
+    }
+
+    /// Wait `delay` before answering each request (without blocking other connections), to
+    /// exceed a client's timeout.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
     /// Binds a random port and starts serving on a thread of its own (so that the test may
     /// block, e.g. on a helm command, while the server answers).
     pub fn start(self) -> ChartRepoServer {
@@ -566,6 +586,13 @@ pub struct ChartRepoServer {
     /// PEM of the CA that issued the server certificate (the Secret's `ca.crt`); empty in
     /// plain-HTTP mode.
     pub ca_pem: String,
+    /// PEM of a client certificate the same CA issued (the Secret's `tls.crt`), which a
+    /// server started with [`ServerOptions::require_client_cert`] accepts; empty in
+    /// plain-HTTP mode.
+    pub client_cert_pem: String,
+    /// PEM of that client certificate's key (the Secret's `tls.key`); empty in plain-HTTP
+    /// mode.
+    pub client_key_pem: String,
     /// The user name basic auth accepts.
     pub username: String,
     /// The password basic auth accepts.
@@ -592,11 +619,23 @@ impl ChartRepoServer {
             prefix: String::new(),
             basic_auth: true,
             tls: true,
+            client_cert: false,
+            delay: None,
         }
     }
 
     fn start_with(opts: ServerOptions) -> Self {
-        let identity = opts.tls.then(|| TlsIdentity::generate(&opts.host));
+        assert!(
+            opts.tls || !opts.client_cert,
+            "a client certificate needs HTTPS: drop plain_http() or require_client_cert()"
+        );
+        let identity = opts.tls.then(|| {
+            if opts.client_cert {
+                TlsIdentity::requiring_client_cert(&opts.host)
+            } else {
+                TlsIdentity::generate(&opts.host)
+            }
+        });
         let listener = std::net::TcpListener::bind((opts.host.as_str(), 0))
             .unwrap_or_else(|e| panic!("binding {}: {e}", opts.host));
         listener
@@ -613,14 +652,25 @@ impl ChartRepoServer {
             expected: opts.basic_auth.then(|| basic_auth(&username, &password)),
             log: log.clone(),
         });
+        let delay = opts.delay;
         let handler: Handler = Arc::new(move |req| {
             let site = site.clone();
-            Box::pin(async move { site.handle(&req) })
+            Box::pin(async move {
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                site.handle(&req)
+            })
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ca_pem, acceptor) = match identity {
-            Some(id) => (id.ca_pem, Some(id.acceptor)),
-            None => (String::new(), None),
+        let (ca_pem, client_cert_pem, client_key_pem, acceptor) = match identity {
+            Some(id) => (
+                id.ca_pem,
+                id.client_cert_pem,
+                id.client_key_pem,
+                Some(id.acceptor),
+            ),
+            None => (String::new(), String::new(), String::new(), None),
         };
         let thread = std::thread::Builder::new()
             .name(format!("chart-repo-{}", addr.port()))
@@ -643,6 +693,8 @@ impl ChartRepoServer {
         Self {
             base_url: format!("{scheme}://{addr}{}", opts.prefix),
             ca_pem,
+            client_cert_pem,
+            client_key_pem,
             username,
             password,
             auth_required: opts.basic_auth,

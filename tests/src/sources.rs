@@ -121,6 +121,67 @@ impl Setup {
         objects::secret(&self.client, &self.ns.name, name, data).await;
     }
 
+    /// Creates a `kubernetes.io/dockerconfigjson` Secret holding `docker_config_json` (what
+    /// `kubectl create secret docker-registry` makes).
+    pub async fn docker_config_secret(&self, name: &str, docker_config_json: &str) {
+        let secret = k8s_openapi::api::core::v1::Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            type_: Some("kubernetes.io/dockerconfigjson".into()),
+            data: Some(
+                [(
+                    ".dockerconfigjson".to_string(),
+                    k8s_openapi::ByteString(docker_config_json.as_bytes().to_vec()),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        self.api::<k8s_openapi::api::core::v1::Secret>()
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap_or_else(|e| panic!("creating Secret {name}: {e}"));
+    }
+
+    /// Creates a ServiceAccount whose `imagePullSecrets` name `pull_secrets`.
+    pub async fn service_account(&self, name: &str, pull_secrets: &[&str]) {
+        let account = k8s_openapi::api::core::v1::ServiceAccount {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            image_pull_secrets: Some(
+                pull_secrets
+                    .iter()
+                    .map(|s| k8s_openapi::api::core::v1::LocalObjectReference {
+                        name: (*s).to_string(),
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        self.api::<k8s_openapi::api::core::v1::ServiceAccount>()
+            .create(&PostParams::default(), &account)
+            .await
+            .unwrap_or_else(|e| panic!("creating ServiceAccount {name}: {e}"));
+    }
+
+    /// Merge-patches an object (e.g. `{"spec": {"suspend": true}}`).
+    pub async fn patch<K>(&self, name: &str, patch: serde_json::Value)
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("patching {name} with {patch}: {e}"));
+    }
+
     /// Asks for an immediate reconcile.
     pub async fn request_reconcile<K>(&self, name: &str)
     where
@@ -263,4 +324,31 @@ pub fn kubectl_wait(kind: &str, name: &str, ns: &str) {
         "kubectl wait {kind}/{name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// See the name.
+pub fn oci_ready(o: &OCIRepository, status: &str, reason: &str) -> bool {
+    o.status.as_ref().is_some_and(|s| {
+        s.observed_generation == o.metadata.generation
+            && condition(&s.conditions, "Ready")
+                .is_some_and(|c| c.status == status && c.reason == reason)
+    })
+}
+
+/// See the name.
+pub fn oci_revision(o: &OCIRepository) -> String {
+    o.status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.revision.clone())
+        .unwrap_or_default()
+}
+
+/// The revision of a HelmRepository's index artifact (empty without one).
+pub fn index_revision(o: &HelmRepository) -> String {
+    o.status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.revision.clone())
+        .unwrap_or_default()
 }

@@ -1,6 +1,7 @@
-//! What the in-process test servers share: a CA generated for the test and a server
-//! certificate it issues, the `Authorization` value of HTTP basic auth, a 401 reply, and the
-//! accept loop that serves hyper HTTP/1 over TLS or plain TCP.
+//! What the in-process test servers share: a CA generated for the test, the server
+//! certificate and a client certificate it issues (a server may require the latter), the
+//! `Authorization` value of HTTP basic auth, a 401 reply, and the accept loop that serves
+//! hyper HTTP/1 over TLS or plain TCP.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -11,21 +12,40 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+};
+use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-/// A server certificate for `host` (and `localhost`) issued by a fresh CA.
+/// A server certificate for `host` (and `localhost`) issued by a fresh CA, and a client
+/// certificate the same CA issued, for servers that ask clients to present one.
 pub struct TlsIdentity {
     /// PEM of the CA that issued the server certificate (what a client must trust).
     pub ca_pem: String,
+    /// PEM of a client certificate the CA issued (a Secret's `tls.crt`).
+    pub client_cert_pem: String,
+    /// PEM (PKCS#8) of the client certificate's private key (a Secret's `tls.key`).
+    pub client_key_pem: String,
     /// Accepts TLS connections with the server certificate.
     pub acceptor: TlsAcceptor,
 }
 
 impl TlsIdentity {
-    /// Generates a CA and a certificate for `host` (an IP address or a DNS name) signed by it.
+    /// Generates a CA and a certificate for `host` (an IP address or a DNS name) signed by it;
+    /// clients are not asked for a certificate.
     pub fn generate(host: &str) -> Self {
+        Self::build(host, false)
+    }
+
+    /// [`TlsIdentity::generate`], but the handshake fails unless the client presents a
+    /// certificate the CA issued (such as [`TlsIdentity::client_cert_pem`]).
+    pub fn requiring_client_cert(host: &str) -> Self {
+        Self::build(host, true)
+    }
+
+    fn build(host: &str, require_client_cert: bool) -> Self {
         weir_shared::install_crypto_provider();
         let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
         let mut ca_params = CertificateParams::new(Vec::<String>::new())
@@ -42,8 +62,31 @@ impl TlsIdentity {
         let server_cert = server_params
             .signed_by(&server_key, &ca)
             .unwrap_or_else(|e| panic!("server cert: {e}"));
-        let tls = rustls::ServerConfig::builder()
-            .with_no_client_auth()
+        let client_key = KeyPair::generate().unwrap_or_else(|e| panic!("client key: {e}"));
+        let mut client_params = CertificateParams::new(Vec::<String>::new())
+            .unwrap_or_else(|e| panic!("client params: {e}"));
+        client_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "weir test client");
+        // WebPKI checks the usage when the extension is there; say it plainly.
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client_params
+            .signed_by(&client_key, &ca)
+            .unwrap_or_else(|e| panic!("client cert: {e}"));
+        let builder = rustls::ServerConfig::builder();
+        let builder = if require_client_cert {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(ca.der().clone())
+                .unwrap_or_else(|e| panic!("CA as a client root: {e}"));
+            let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .unwrap_or_else(|e| panic!("client certificate verifier: {e}"));
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let tls = builder
             .with_single_cert(
                 vec![server_cert.der().clone()],
                 rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
@@ -51,6 +94,8 @@ impl TlsIdentity {
             .unwrap_or_else(|e| panic!("TLS config: {e}"));
         Self {
             ca_pem: ca.pem(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
             acceptor: TlsAcceptor::from(Arc::new(tls)),
         }
     }
