@@ -129,7 +129,7 @@ pub enum DeletionPolicy {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceReference {
-    /// Kind of the source: `GitRepository` or `OCIRepository`.
+    /// Kind of the source: `GitRepository`, `OCIRepository` or `ExternalArtifact`.
     #[schemars(extend("enum" = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"]))]
     pub kind: String,
     /// Name of the source.

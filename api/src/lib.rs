@@ -8,6 +8,7 @@ pub mod event;
 pub mod kustomize;
 pub mod meta;
 pub mod source;
+pub mod source_extensions;
 
 /// The finalizer every Weir controller puts on the objects it owns.
 pub const FINALIZER: &str = "finalizers.weir.dev";

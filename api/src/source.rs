@@ -590,3 +590,41 @@ pub struct OCIRepositoryStatus {
 }
 
 crate::meta::reconcile_status!(OCIRepositoryStatus);
+
+/// ExternalArtifact is an artifact produced outside source-controller's own source kinds:
+/// by an ArtifactGenerator, or by any third-party controller that writes `status.artifact`
+/// (a tar.gz served over HTTP) and a `Ready` condition. Kustomizations use it as a source.
+/// Nothing reconciles its spec: the producer owns the whole object.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "source.weir.dev",
+    version = "v1",
+    kind = "ExternalArtifact",
+    namespaced,
+    status = "ExternalArtifactStatus",
+    shortname = "ea",
+    category = "weir",
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#,
+    printcolumn = r#"{"name":"Source","type":"string","jsonPath":".spec.sourceRef.name"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalArtifactSpec {
+    /// The object that produces this artifact, e.g. the ArtifactGenerator; informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<crate::kustomize::NamespacedObjectKindReference>,
+}
+
+/// Observed state of an ExternalArtifact, written by its producer.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalArtifactStatus {
+    /// The artifact: URL of a tar.gz, its `sha256:` digest, revision and metadata
+    /// (`org.opencontainers.image.revision` is reported by consumers as the origin revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<Artifact>,
+    /// kstatus conditions; `Ready=True` once the artifact can be used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

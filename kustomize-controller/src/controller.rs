@@ -22,7 +22,7 @@ use weir_api::kustomize::{
     DeletionPolicy, Kustomization, KustomizationSpec, KustomizationStatus, Snapshot,
 };
 use weir_api::meta::Artifact;
-use weir_api::source::{GitRepository, OCIRepository};
+use weir_api::source::{ExternalArtifact, GitRepository, OCIRepository};
 use weir_shared::ReconcileError;
 use weir_shared::apply::{Action as Applied, Applier, ApplyOptions, Change, Owner};
 use weir_shared::artifact_cache::ArtifactCache;
@@ -232,7 +232,7 @@ fn validate_source_ref(obj: &Kustomization, settings: &Settings) -> Result<Strin
         return Err(ReconcileError::stalled(
             reasons::INVALID_SPEC,
             format!(
-                "spec.sourceRef.kind {:?} is not supported: use GitRepository or OCIRepository",
+                "spec.sourceRef.kind {:?} is not supported: use GitRepository, OCIRepository or ExternalArtifact",
                 r.kind
             ),
         ));
@@ -283,9 +283,10 @@ fn check_dependencies(
 }
 
 /// The source kinds a Kustomization can use.
-pub const SOURCE_KINDS: &[&str] = &["GitRepository", "OCIRepository"];
+pub const SOURCE_KINDS: &[&str] = &["GitRepository", "OCIRepository", "ExternalArtifact"];
 
-/// The origin revision an artifact records (OCI artifacts pushed by CI carry the commit).
+/// The origin revision an artifact records (OCI artifacts pushed by CI carry the commit;
+/// generated ExternalArtifacts carry their source's).
 pub fn origin_revision(artifact: &Artifact) -> Option<String> {
     artifact
         .metadata
@@ -305,6 +306,13 @@ async fn source_artifact(
     let client = ctx.runtime.client.clone();
     let artifact = match kind {
         "OCIRepository" => Api::<OCIRepository>::namespaced(client, ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| ReconcileError::kube("reading source", e))?
+            .map(|r| r.status.and_then(|s| s.artifact)),
+        // Any producer's ExternalArtifact counts once it has an artifact: the digest is
+        // verified on download like every other source's.
+        "ExternalArtifact" => Api::<ExternalArtifact>::namespaced(client, ns)
             .get_opt(name)
             .await
             .map_err(|e| ReconcileError::kube("reading source", e))?

@@ -12,7 +12,8 @@ use kube::ResourceExt;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
 use weir_api::kustomize::Kustomization;
-use weir_api::source::{GitRepository, OCIRepository};
+use weir_api::meta::Artifact;
+use weir_api::source::{ExternalArtifact, GitRepository, OCIRepository};
 use weir_shared::apply::{Applier, ApplyPolicy};
 use weir_shared::artifact_cache::ArtifactCache;
 use weir_shared::driver::{self, Runtime};
@@ -125,35 +126,29 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             remote_dir: flags.work_dir.join("remote"),
         },
     });
-    // A new artifact wakes every Kustomization that uses the repository.
-    let sources = store.clone();
-    let dependents = move |repo: GitRepository| {
-        plan::dependents(
-            &sources.state(),
-            "GitRepository",
-            &repo.namespace().unwrap_or_default(),
-            &repo.name_any(),
-        )
-    };
-    let sources = store.clone();
-    let oci_dependents = move |repo: OCIRepository| {
-        plan::dependents(
-            &sources.state(),
-            "OCIRepository",
-            &repo.namespace().unwrap_or_default(),
-            &repo.name_any(),
-        )
-    };
+    // A new artifact wakes every Kustomization that uses the source; a status write that
+    // keeps the artifact wakes none.
     let controller = controller
         .watches(
             Api::<GitRepository>::all(client.clone()),
             kube::runtime::watcher::Config::default().any_semantic(),
-            dependents,
+            users_of_source(store.clone(), "GitRepository", |o: &GitRepository| {
+                o.status.as_ref()?.artifact.clone()
+            }),
         )
         .watches(
             Api::<OCIRepository>::all(client.clone()),
             kube::runtime::watcher::Config::default().any_semantic(),
-            oci_dependents,
+            users_of_source(store.clone(), "OCIRepository", |o: &OCIRepository| {
+                o.status.as_ref()?.artifact.clone()
+            }),
+        )
+        .watches(
+            Api::<ExternalArtifact>::all(client.clone()),
+            kube::runtime::watcher::Config::default().any_semantic(),
+            users_of_source(store.clone(), "ExternalArtifact", |o: &ExternalArtifact| {
+                o.status.as_ref()?.artifact.clone()
+            }),
         )
         .watches_stream(
             metadata_changes::<ConfigMap>(client.clone()),
@@ -170,4 +165,25 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     );
     driver::run_controller(controller, ctx, &process).await;
     process.finish().await
+}
+
+/// The Kustomizations using a source of `kind`, woken only when its artifact's revision or
+/// digest changes.
+fn users_of_source<K>(
+    store: Store<Kustomization>,
+    kind: &'static str,
+    artifact: fn(&K) -> Option<Artifact>,
+) -> impl Fn(K) -> Vec<ObjectRef<Kustomization>> + Send + Sync + 'static
+where
+    K: kube::Resource<DynamicType = ()> + ResourceExt + 'static,
+{
+    let seen = weir_shared::watch::RevisionChanges::default();
+    move |source: K| {
+        let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
+        let key = artifact(&source).map(|a| format!("{} {}", a.revision, a.digest));
+        if !seen.changed(&ns, &name, key.as_deref()) {
+            return Vec::new();
+        }
+        plan::dependents(&store.state(), kind, &ns, &name)
+    }
 }

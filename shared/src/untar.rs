@@ -1,6 +1,7 @@
 //! Safe extraction of artifact archives: regular files and directories only; absolute paths,
 //! `..`, links, devices and oversize content are refused before anything is written outside
-//! the destination.
+//! the destination. [`unpack`] writes to a directory, [`read`] returns the entries in memory;
+//! both run the same entry loop, so they accept and refuse exactly the same archives.
 //!
 //! Every byte the gzip stream decompresses to is counted, whatever tar entry it belongs to, so
 //! no entry type (long names, PAX records, directory payloads, padding) gets around the size
@@ -97,18 +98,150 @@ struct Pending {
     pax: Option<Vec<u8>>,
 }
 
+/// One entry of an archive read by [`read`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// `/`-separated path relative to the archive root, without `.` or `..` components.
+    pub path: String,
+    /// What the entry is.
+    pub kind: EntryKind,
+}
+
+/// A directory or a regular file, the only entry types an archive may hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    File {
+        /// File contents.
+        contents: Vec<u8>,
+        /// Whether any execute bit is set in the entry's mode.
+        executable: bool,
+    },
+}
+
 /// Unpacks a tar.gz into `dest` (created; must not exist). Returns the bytes written.
 ///
 /// # Errors
 /// A message naming the offending entry or the limit that was reached.
 pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<u64, String> {
+    check_archive_size(bytes, limits)?;
+    std::fs::create_dir(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    extract(bytes, limits, &mut DiskSink { dest })
+}
+
+/// Reads a tar.gz into memory, with the checks and limits of [`unpack`]. Entries come in
+/// archive order; a path may repeat (a later entry replaces an earlier one when unpacked).
+///
+/// # Errors
+/// A message naming the offending entry or the limit that was reached.
+pub fn read(bytes: &[u8], limits: Limits) -> Result<Vec<Entry>, String> {
+    check_archive_size(bytes, limits)?;
+    let mut sink = MemorySink::default();
+    extract(bytes, limits, &mut sink)?;
+    Ok(sink.entries)
+}
+
+fn check_archive_size(bytes: &[u8], limits: Limits) -> Result<(), String> {
     if bytes.len() as u64 > limits.max_archive_bytes {
         return Err(format!(
             "archive is larger than {} bytes (max_archive_bytes)",
             limits.max_archive_bytes
         ));
     }
-    std::fs::create_dir(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    Ok(())
+}
+
+/// Where the entries of an archive go, once the entry loop has checked them. Paths are safe
+/// and relative (normal components only).
+trait Sink {
+    /// Creates the directory `path` and its parents.
+    fn directory(&mut self, path: &Path) -> std::io::Result<()>;
+    /// Stores the regular file `path` with the bytes of `contents`; returns how many there
+    /// were.
+    fn file(
+        &mut self,
+        path: &Path,
+        executable: bool,
+        contents: &mut dyn Read,
+    ) -> std::io::Result<u64>;
+}
+
+/// Writes entries under a directory.
+struct DiskSink<'a> {
+    dest: &'a Path,
+}
+
+impl Sink for DiskSink<'_> {
+    fn directory(&mut self, path: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.dest.join(path))
+    }
+
+    fn file(
+        &mut self,
+        path: &Path,
+        _executable: bool,
+        contents: &mut dyn Read,
+    ) -> std::io::Result<u64> {
+        let target = self.dest.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Streamed to disk: nothing is allocated from the size the header claims.
+        let mut file = std::fs::File::create(&target)?;
+        std::io::copy(contents, &mut file)
+    }
+}
+
+/// Collects entries in memory.
+#[derive(Default)]
+struct MemorySink {
+    entries: Vec<Entry>,
+}
+
+impl MemorySink {
+    fn slash_path(path: &Path) -> String {
+        let parts: Vec<_> = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        parts.join("/")
+    }
+}
+
+impl Sink for MemorySink {
+    fn directory(&mut self, path: &Path) -> std::io::Result<()> {
+        self.entries.push(Entry {
+            path: Self::slash_path(path),
+            kind: EntryKind::Directory,
+        });
+        Ok(())
+    }
+
+    fn file(
+        &mut self,
+        path: &Path,
+        executable: bool,
+        contents: &mut dyn Read,
+    ) -> std::io::Result<u64> {
+        // Grown as bytes arrive, never reserved from the size the header claims.
+        let mut data = Vec::new();
+        contents.read_to_end(&mut data)?;
+        let read = data.len() as u64;
+        self.entries.push(Entry {
+            path: Self::slash_path(path),
+            kind: EntryKind::File {
+                contents: data,
+                executable,
+            },
+        });
+        Ok(read)
+    }
+}
+
+/// The entry loop and the trailing-data checks shared by [`unpack`] and [`read`].
+fn extract(bytes: &[u8], limits: Limits, sink: &mut dyn Sink) -> Result<u64, String> {
     let reader = Counted {
         inner: GzDecoder::new(bytes),
         read: 0,
@@ -117,7 +250,7 @@ pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<u64, String> 
             .saturating_add(limits.max_metadata_bytes),
     };
     let mut archive = tar::Archive::new(reader);
-    let total = unpack_entries(&mut archive, dest, limits)?;
+    let total = extract_entries(&mut archive, sink, limits)?;
     let mut reader = archive.into_inner();
     // After the end-of-archive marker only zero padding may follow, up to the end of the
     // gzip member; after the member, nothing.
@@ -143,9 +276,9 @@ pub fn unpack(bytes: &[u8], dest: &Path, limits: Limits) -> Result<u64, String> 
     Ok(total)
 }
 
-fn unpack_entries<R: Read>(
+fn extract_entries<R: Read>(
     archive: &mut tar::Archive<R>,
-    dest: &Path,
+    sink: &mut dyn Sink,
     limits: Limits,
 ) -> Result<u64, String> {
     let read_err = |e: std::io::Error| format!("reading archive: {e}");
@@ -203,7 +336,6 @@ fn unpack_entries<R: Read>(
         let path_bytes = entry_path(&entry, &pending, size)?;
         let path = PathBuf::from(String::from_utf8_lossy(&path_bytes).into_owned());
         let rel = safe_relative(&path)?;
-        let target = dest.join(&rel);
         let at = |e: std::io::Error| format!("{}: {e}", path.display());
         match kind {
             tar::EntryType::Directory => {
@@ -213,7 +345,7 @@ fn unpack_entries<R: Read>(
                         path.display()
                     ));
                 }
-                std::fs::create_dir_all(&target).map_err(at)?;
+                sink.directory(&rel).map_err(at)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 total = total.saturating_add(size);
@@ -224,13 +356,12 @@ fn unpack_entries<R: Read>(
                         path.display()
                     ));
                 }
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).map_err(at)?;
-                }
-                // Streamed to disk: nothing is allocated from the size the header claims.
-                let mut file = std::fs::File::create(&target).map_err(at)?;
-                let written =
-                    std::io::copy(&mut entry.by_ref().take(size), &mut file).map_err(at)?;
+                // A mode that does not parse is not executable: the mode is not checked
+                // otherwise, so it must not make an archive fail.
+                let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+                let written = sink
+                    .file(&rel, executable, &mut entry.by_ref().take(size))
+                    .map_err(at)?;
                 if written != size {
                     return Err(format!("entry {} is truncated", path.display()));
                 }
@@ -362,6 +493,115 @@ mod tests {
             b"x"
         );
         Ok(())
+    }
+
+    #[test]
+    fn read_returns_entries_in_archive_order() -> Result<(), String> {
+        let bytes = pack(vec![
+            FileEntry {
+                path: "bin/run.sh".into(),
+                executable: true,
+                contents: b"#!/bin/sh".to_vec(),
+            },
+            FileEntry {
+                path: "a.yaml".into(),
+                executable: false,
+                contents: b"a: 1".to_vec(),
+            },
+        ])
+        .map_err(|e| e.to_string())?;
+        let entries = read(&bytes, Limits::default())?;
+        assert_eq!(
+            entries,
+            [
+                Entry {
+                    path: "a.yaml".into(),
+                    kind: EntryKind::File {
+                        contents: b"a: 1".to_vec(),
+                        executable: false
+                    }
+                },
+                Entry {
+                    path: "bin".into(),
+                    kind: EntryKind::Directory
+                },
+                Entry {
+                    path: "bin/run.sh".into(),
+                    kind: EntryKind::File {
+                        contents: b"#!/bin/sh".to_vec(),
+                        executable: true
+                    }
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn read_normalises_dot_components() -> Result<(), String> {
+        let mut raw = Vec::new();
+        push(&mut raw, "./dir/./a.yaml", tar::EntryType::Regular, b"x");
+        end(&mut raw);
+        let entries = read(&gz(&raw), Limits::default())?;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].path, "dir/a.yaml");
+        Ok(())
+    }
+
+    #[test]
+    fn read_refuses_what_unpack_refuses() {
+        let limits = Limits {
+            max_unpacked_bytes: 1024,
+            ..Limits::default()
+        };
+        let mut huge_pax = Vec::new();
+        push(
+            &mut huge_pax,
+            "././@PaxHeader",
+            tar::EntryType::XHeader,
+            &vec![b'a'; 128 << 10],
+        );
+        push(&mut huge_pax, "a.yaml", tar::EntryType::Regular, b"x");
+        end(&mut huge_pax);
+        let mut trailing = Vec::new();
+        push(&mut trailing, "a.yaml", tar::EntryType::Regular, b"a");
+        end(&mut trailing);
+        let mut concatenated = gz(&trailing);
+        concatenated.extend(gz(&trailing));
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                raw_tar(&[("../escape.yaml", tar::EntryType::Regular, b"x")]),
+                "escapes",
+            ),
+            (
+                raw_tar(&[("/etc/cron.d/x", tar::EntryType::Regular, b"x")]),
+                "escapes",
+            ),
+            (
+                raw_tar(&[("link", tar::EntryType::Symlink, b"")]),
+                "Symlink",
+            ),
+            (
+                raw_tar(&[("big", tar::EntryType::Regular, &[0u8; 2048])]),
+                "more than 1024 bytes",
+            ),
+            (gz(&huge_pax), "max_extension_bytes"),
+            (concatenated, "after the end of the first gzip member"),
+        ];
+        for (bytes, needle) in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let from_disk =
+                unpack(&bytes, &dir.path().join("out"), limits).expect_err("unpack accepted");
+            let from_memory = read(&bytes, limits).expect_err("read accepted");
+            assert!(from_memory.contains(needle), "{from_memory}");
+            assert_eq!(from_memory, from_disk);
+        }
+        let oversize_archive = Limits {
+            max_archive_bytes: 10,
+            ..Limits::default()
+        };
+        let err = read(&trailing, oversize_archive).expect_err("max_archive_bytes");
+        assert!(err.contains("max_archive_bytes"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub fn reconcile_trigger<K: ResourceExt>(obj: &K) -> Option<u64> {
     obj.annotations()
         .get(weir_api::RECONCILE_REQUEST_ANNOTATION)
         .hash(&mut h);
+    // ArtifactGenerator is suspended by annotation (it has no `spec.suspend`); lifting it
+    // must reconcile at once.
+    obj.annotations()
+        .get(weir_api::source_extensions::RECONCILE_ANNOTATION)
+        .hash(&mut h);
     obj.meta().deletion_timestamp.is_some().hash(&mut h);
     obj.finalizers().hash(&mut h);
     Some(h.finish())
@@ -54,4 +59,47 @@ where
         .applied_objects()
         .predicate_filter(reconcile_trigger, PredicateConfig::default());
     (reader, stream)
+}
+
+/// The artifact revision last seen per source object, so that a source watch wakes its
+/// consumers only when the revision changes (or first appears), never for a status write
+/// that leaves the artifact as it was. Flux's consumers filter source events the same way.
+#[derive(Debug, Default)]
+pub struct RevisionChanges(std::sync::Mutex<std::collections::HashMap<String, Option<String>>>);
+
+impl RevisionChanges {
+    /// Records `revision` for the object `namespace/name`; true when it differs from the one
+    /// last recorded (the first sighting counts as a change).
+    pub fn changed(&self, namespace: &str, name: &str, revision: Option<&str>) -> bool {
+        let key = format!("{namespace}/{name}");
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let revision = revision.map(str::to_string);
+        if seen.get(&key) == Some(&revision) {
+            return false;
+        }
+        seen.insert(key, revision);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RevisionChanges;
+
+    #[test]
+    fn only_a_new_revision_is_a_change() {
+        let seen = RevisionChanges::default();
+        assert!(seen.changed("ns", "a", None), "first sighting");
+        assert!(!seen.changed("ns", "a", None));
+        assert!(seen.changed("ns", "a", Some("r1")), "artifact appeared");
+        assert!(
+            !seen.changed("ns", "a", Some("r1")),
+            "status write, same artifact"
+        );
+        assert!(seen.changed("ns", "b", Some("r1")), "objects are separate");
+        assert!(seen.changed("ns", "a", Some("r2")));
+    }
 }

@@ -10,12 +10,15 @@ use clap::Parser;
 use kube::ResourceExt as _;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
-use weir_api::source::{GitRepository, HelmChart, HelmRepository, OCIRepository};
+use weir_api::source::{ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository};
+use weir_api::source_extensions::ArtifactGenerator;
 use weir_shared::driver::{self, Runtime};
 use weir_shared::flags::ControllerFlags;
 use weir_shared::process::Process;
 use weir_shared::storage::{self, Storage};
+use weir_shared::watch::RevisionChanges;
 
+use crate::artifactgenerator::ArtifactGeneratorReconciler;
 use crate::controller::{CONTROLLER_NAME, Context, Settings};
 use crate::helmchart::HelmChartReconciler;
 use crate::helmrepository::HelmRepositoryReconciler;
@@ -60,6 +63,9 @@ pub struct Flags {
     /// MiB, GiB.
     #[arg(long, env = "WEIR_HELM_CHART_MAX_SIZE", default_value = "10MiB", value_parser = limits::parse_size)]
     pub helm_chart_max_size: u64,
+    /// Refuse ArtifactGenerator sources in other namespaces.
+    #[arg(long, env = "WEIR_NO_CROSS_NAMESPACE_REFS")]
+    pub no_cross_namespace_refs: bool,
 }
 
 /// Runs the controller until SIGINT/SIGTERM or loss of leadership.
@@ -133,6 +139,9 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         }
     };
     let (by_repo, by_git) = (users_of("HelmRepository"), users_of("GitRepository"));
+    let (generator_store, generators) =
+        driver::controller_for::<ArtifactGenerator>(client.clone(), runtime_flags);
+    let generators = watch_generator_sources(generators, &generator_store, &client);
     let helm_charts = helm_charts
         .watches(
             Api::<HelmRepository>::all(client.clone()),
@@ -156,8 +165,16 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     });
     let oci_ctx = Arc::new(OCIRepositoryReconciler {
         runtime: runtime(),
-        settings: sources,
+        settings: sources.clone(),
         announced: Default::default(),
+    });
+    let generator_ctx = Arc::new(ArtifactGeneratorReconciler {
+        runtime: runtime(),
+        settings: sources,
+        no_cross_namespace_refs: flags.no_cross_namespace_refs,
+        http: weir_shared::tls::client_builder()
+            .build()
+            .context("building the HTTP client")?,
     });
     tracing::info!(storage = %flags.storage_path.display(), addr = %flags.storage_addr, "source-controller started");
     tokio::join!(
@@ -165,8 +182,80 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         driver::run_controller(helm_repositories, helm_repository_ctx, &process),
         driver::run_controller(helm_charts, helm_chart_ctx, &process),
         driver::run_controller(oci_repositories, oci_ctx, &process),
+        driver::run_controller(generators, generator_ctx, &process),
     );
 
     server.await.context("artifact server task")??;
     process.finish().await
+}
+
+/// A new artifact of any source kind wakes the generators that read it; status writes that
+/// keep the artifact do not.
+fn watch_generator_sources(
+    generators: kube::runtime::Controller<ArtifactGenerator>,
+    store: &kube::runtime::reflector::Store<ArtifactGenerator>,
+    client: &kube::Client,
+) -> kube::runtime::Controller<ArtifactGenerator> {
+    fn users<K: kube::Resource<DynamicType = ()> + kube::ResourceExt + 'static>(
+        store: kube::runtime::reflector::Store<ArtifactGenerator>,
+        kind: &'static str,
+        revision: fn(&K) -> Option<String>,
+    ) -> impl Fn(K) -> Vec<ObjectRef<ArtifactGenerator>> + Send + Sync + 'static {
+        let seen = RevisionChanges::default();
+        move |source: K| {
+            let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
+            if !seen.changed(&ns, &name, revision(&source).as_deref()) {
+                return Vec::new();
+            }
+            store
+                .state()
+                .iter()
+                .filter(|g| {
+                    let own = g.namespace().unwrap_or_default();
+                    g.spec.sources.iter().any(|s| {
+                        s.kind == kind
+                            && s.name == name
+                            && s.namespace.as_deref().unwrap_or(&own) == ns
+                    })
+                })
+                .map(|g| ObjectRef::from_obj(g.as_ref()))
+                .collect()
+        }
+    }
+    let config = || kube::runtime::watcher::Config::default().any_semantic();
+    generators
+        .watches(
+            Api::<GitRepository>::all(client.clone()),
+            config(),
+            users(store.clone(), "GitRepository", |o: &GitRepository| {
+                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+            }),
+        )
+        .watches(
+            Api::<OCIRepository>::all(client.clone()),
+            config(),
+            users(store.clone(), "OCIRepository", |o: &OCIRepository| {
+                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+            }),
+        )
+        .watches(
+            Api::<HelmChart>::all(client.clone()),
+            config(),
+            users(store.clone(), "HelmChart", |o: &HelmChart| {
+                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+            }),
+        )
+        .watches(
+            Api::<ExternalArtifact>::all(client.clone()),
+            config(),
+            users(store.clone(), "ExternalArtifact", |o: &ExternalArtifact| {
+                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+            }),
+        )
+}
+
+/// What identifies an artifact for change detection: a new revision (even with the same
+/// content: `revision: "@alias"` copies it) or new content.
+fn artifact_key(a: &weir_api::meta::Artifact) -> String {
+    format!("{} {}", a.revision, a.digest)
 }

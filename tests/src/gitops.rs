@@ -29,7 +29,12 @@ impl GitOps {
     /// Starts everything; the repository has the files given, committed on `main`, and a
     /// GitRepository `repo` points at it.
     pub async fn new(prefix: &str, files: &[(&str, &str)]) -> Self {
-        let source = Fixture::new(prefix).await;
+        Self::with_source_args(prefix, files, &[]).await
+    }
+
+    /// [`GitOps::new`] with extra source-controller flags.
+    pub async fn with_source_args(prefix: &str, files: &[(&str, &str)], extra: &[&str]) -> Self {
+        let source = Fixture::with_controller_args(prefix, extra).await;
         for (path, body) in files {
             source.repo.write(path, body);
         }

@@ -26,6 +26,9 @@ pub enum Which {
     /// source-controller's `weir-chart-once` versus `helm pull`: resolve a version range in a
     /// 5,000-entry repository index and download the chart, time and peak memory.
     ChartSource,
+    /// What an ArtifactGenerator buys a monorepo of 50 apps: per commit to one app, time to
+    /// applied and how many of the 50 Kustomizations reconcile, with and without it.
+    Monorepo,
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::Apply => crate::bench_apply::run(),
         Which::Template => crate::bench_template::run(),
         Which::ChartSource => crate::bench_chart_source::run(),
+        Which::Monorepo => crate::bench_monorepo::run(),
     }
 }
 

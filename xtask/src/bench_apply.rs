@@ -13,12 +13,12 @@ use anyhow::{Context, bail};
 use crate::cluster;
 use crate::util::{self, workspace_root};
 
-struct Env {
-    kubeconfig: std::path::PathBuf,
+pub(crate) struct Env {
+    pub(crate) kubeconfig: std::path::PathBuf,
 }
 
 impl Env {
-    fn kubectl(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = Command::new("kubectl")
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
@@ -33,7 +33,7 @@ impl Env {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn apply(&self, yaml: &str, extra: &[&str]) -> anyhow::Result<()> {
+    pub(crate) fn apply(&self, yaml: &str, extra: &[&str]) -> anyhow::Result<()> {
         let mut child = Command::new("kubectl")
             .env("KUBECONFIG", &self.kubeconfig)
             .args(["apply", "-f", "-"])
@@ -69,7 +69,7 @@ impl Env {
     }
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
+pub(crate) fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -81,7 +81,12 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn start(bin: &Path, kubeconfig: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
+pub(crate) fn start(
+    bin: &Path,
+    kubeconfig: &Path,
+    args: &[String],
+    log: &Path,
+) -> anyhow::Result<Child> {
     Ok(Command::new(bin)
         .env("KUBECONFIG", kubeconfig)
         .args(args)

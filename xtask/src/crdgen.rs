@@ -13,6 +13,8 @@ pub fn render() -> anyhow::Result<Vec<(String, String)>> {
         weir_api::source::HelmRepository::crd(),
         weir_api::source::HelmChart::crd(),
         weir_api::source::OCIRepository::crd(),
+        weir_api::source::ExternalArtifact::crd(),
+        weir_api::source_extensions::ArtifactGenerator::crd(),
         weir_api::kustomize::Kustomization::crd(),
     ];
     crds.iter()

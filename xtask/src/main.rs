@@ -4,6 +4,7 @@
 mod bench;
 mod bench_apply;
 mod bench_chart_source;
+mod bench_monorepo;
 mod bench_template;
 mod cluster;
 mod crdgen;
