@@ -11,9 +11,10 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use weir_api::kustomize::Kustomization;
-use weir_api::source::ExternalArtifact;
+use weir_api::source::{ExternalArtifact, HelmChart, HelmRepository};
 use weir_api::source_extensions::{ArtifactGenerator, GENERATOR_LABEL, RECONCILE_ANNOTATION};
 use weir_shared::conditions;
+use weir_tests::chart_repo::{ChartRepoServer, ChartSource, chart};
 use weir_tests::controller::TEST_LABEL;
 use weir_tests::git_https::GitHttpsServer;
 use weir_tests::gitops::GitOps;
@@ -74,13 +75,24 @@ spec:
 ";
 
 async fn create_generator(g: &GitOps, yaml: &str) -> ArtifactGenerator {
-    let mut obj: ArtifactGenerator =
-        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
-    obj.metadata
+    create_labelled(g, yaml).await
+}
+
+/// Creates an object from YAML in the test namespace, labelled for this test's controllers.
+async fn create_labelled<K>(g: &GitOps, yaml: &str) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let mut obj: K = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+    obj.meta_mut()
         .labels
         .get_or_insert_with(Default::default)
         .insert(TEST_LABEL.into(), g.source.selector.clone());
-    generators(g)
+    Api::<K>::namespaced(g.client().clone(), g.ns())
         .create(&PostParams::default(), &obj)
         .await
         .unwrap_or_else(|e| panic!("creating {yaml}: {e}"))
@@ -767,5 +779,96 @@ async fn an_external_artifact_written_by_another_controller_is_a_source() {
         "{}",
         GitOps::message(&k)
     );
+    finish(g).await;
+}
+
+#[tokio::test]
+async fn a_helm_chart_is_a_source_and_its_package_is_unpacked_for_copying() {
+    let g = GitOps::new("ag-chart", &[("deploy/cm.yaml", &configmap("cm", "1"))]).await;
+    let charts = ChartSource::new();
+    charts.package(
+        &chart("app")
+            .version("1.2.3")
+            .values("replicas: 1\nimage:\n  tag: v1\n"),
+    );
+    charts.index();
+    let server = ChartRepoServer::options(charts.repo_dir())
+        .no_auth()
+        .start();
+    objects::secret(
+        g.client(),
+        g.ns(),
+        "charts-tls",
+        &[("ca.crt", &server.ca_pem)],
+    )
+    .await;
+    create_labelled::<HelmRepository>(
+        &g,
+        &format!(
+            "apiVersion: source.weir.dev/v1\nkind: HelmRepository\nmetadata:\n  name: charts\nspec:\n  url: {}\n  interval: 1h\n  certSecretRef:\n    name: charts-tls\n",
+            server.base_url
+        ),
+    )
+    .await;
+    create_labelled::<HelmChart>(
+        &g,
+        "apiVersion: source.weir.dev/v1\nkind: HelmChart\nmetadata:\n  name: app\nspec:\n  chart: app\n  sourceRef:\n    kind: HelmRepository\n    name: charts\n  interval: 1h\n",
+    )
+    .await;
+    // The chart's values are patched from Git with Merge: a chart with site defaults.
+    g.source
+        .repo
+        .write("overrides/values.yaml", "image:\n  tag: v2\n");
+    let commit = g.commit("overrides").await;
+    g.source.wait_revision("repo", &commit).await;
+    create_generator(
+        &g,
+        "apiVersion: source.extensions.weir.dev/v1beta1
+kind: ArtifactGenerator
+metadata:
+  name: chart
+spec:
+  sources:
+  - {alias: chart, kind: HelmChart, name: app}
+  - {alias: site, kind: GitRepository, name: repo}
+  artifacts:
+  - name: app-chart
+    revision: '@chart'
+    copy:
+    - {from: '@chart/app/', to: '@artifact/'}
+    - {from: '@site/overrides/values.yaml', to: '@artifact/app/values.yaml', strategy: Merge}
+",
+    )
+    .await;
+    let ea = wait_artifact(&g, "app-chart", "at the chart version", |a| {
+        a.revision == "1.2.3"
+    })
+    .await;
+    let bytes = weir_tests::sources::download(
+        &ea.status
+            .and_then(|s| s.artifact)
+            .map(|a| a.url)
+            .unwrap_or_default(),
+    )
+    .await;
+    assert!(
+        weir_tests::sources::file_in_tgz(&bytes, "app/Chart.yaml")
+            .is_some_and(|c| c.contains("version: 1.2.3")),
+        "the chart package is unpacked as its folder"
+    );
+    assert_eq!(
+        weir_tests::sources::file_in_tgz(&bytes, "app/values.yaml").as_deref(),
+        Some("image:\n  tag: v2\nreplicas: 1\n")
+    );
+    weir_tests::wait::delete_all(
+        &generators(&g),
+        Duration::from_secs(60),
+        "ArtifactGenerators",
+    )
+    .await;
+    let api: Api<HelmChart> = Api::namespaced(g.client().clone(), g.ns());
+    weir_tests::wait::delete_all(&api, Duration::from_secs(30), "HelmCharts").await;
+    let api: Api<HelmRepository> = Api::namespaced(g.client().clone(), g.ns());
+    weir_tests::wait::delete_all(&api, Duration::from_secs(30), "HelmRepositories").await;
     finish(g).await;
 }
