@@ -143,16 +143,64 @@ pub fn user_values(
     Ok(base)
 }
 
-/// Runs `helm template` on a loaded chart with the user's merged values: the text helm
-/// prints on stdout.
+/// What an install or upgrade renders, before anything is applied.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseOptions {
+    /// The release name.
+    pub name: String,
+    /// Its namespace (`default` when empty).
+    pub namespace: String,
+    /// `.Release.Revision`: 1 for an install, the previous revision + 1 for an upgrade.
+    pub revision: i64,
+    /// Upgrade (`.Release.IsUpgrade`) rather than install.
+    pub is_upgrade: bool,
+    /// `.Capabilities.KubeVersion` (Helm's default when `None`).
+    pub kube_version: Option<String>,
+    /// `.Capabilities.APIVersions`.
+    pub api_versions: Vec<String>,
+    /// Skip `values.schema.json` checks.
+    pub skip_schema_validation: bool,
+}
+
+/// A rendered release: what Helm's install and upgrade actions apply and store.
+#[derive(Clone, Debug)]
+pub struct RenderedRelease {
+    /// The chart after dependency processing (what the release records).
+    pub chart: Chart,
+    /// The chart's values coalesced with the user's (what templates saw).
+    pub values: Values,
+    /// Ordinary manifests, in install order.
+    pub manifests: Vec<output::Manifest>,
+    /// Hooks, in install order.
+    pub hooks: Vec<output::Hook>,
+    /// `(source, text)` of every CRD in the chart's and its subcharts' `crds/` folders.
+    pub crds: Vec<(String, String)>,
+    /// The parent chart's rendered `NOTES.txt`, empty when it has none.
+    pub notes: String,
+}
+
+impl RenderedRelease {
+    /// `release.manifest` as Helm stores it: every ordinary manifest as
+    /// `---\n# Source: <path>\n<document>\n`.
+    pub fn manifest_text(&self) -> String {
+        self.manifests
+            .iter()
+            .map(|m| format!("---\n# Source: {}\n{}\n", m.source, m.content))
+            .collect()
+    }
+}
+
+/// Renders a chart for an install or upgrade as Helm's actions do: installable check,
+/// dependencies, coalesced values, schema, `kubeVersion`, render, install-order sort with
+/// hooks apart, the parent chart's notes kept and every other `NOTES.txt` dropped.
 ///
 /// # Errors
 /// Helm's messages (see [`TemplateError`]).
-pub fn template(
+pub fn render_release(
     mut chart: Chart,
     user: &Values,
-    options: &TemplateOptions,
-) -> Result<String, TemplateError> {
+    options: &ReleaseOptions,
+) -> Result<RenderedRelease, TemplateError> {
     check_installable(&chart)?;
     check_dependencies(&chart)?;
     let kube_version = match &options.kube_version {
@@ -174,23 +222,67 @@ pub fn template(
     } else {
         &options.namespace
     };
-    let mut release = Release::install(&options.release_name, namespace);
+    let mut release = Release::install(&options.name, namespace);
+    release.revision = options.revision.max(1);
     release.is_upgrade = options.is_upgrade;
     release.is_install = !options.is_upgrade;
     let rendered = render::render(&chart, &coalesced, &release, &capabilities)
         .map_err(|e| TemplateError::during(e.message))?;
-    let files: Vec<(String, String)> = rendered
-        .into_iter()
-        .filter(|(name, _)| !name.ends_with("NOTES.txt"))
-        .collect();
+    let parent_notes = format!("{}/templates/NOTES.txt", chart.name());
+    let mut notes = String::new();
+    let mut files = Vec::new();
+    for (name, text) in rendered {
+        if name == parent_notes {
+            notes = text;
+        } else if !name.ends_with("NOTES.txt") {
+            files.push((name, text));
+        }
+    }
     let sorted = output::sort_manifests(&files).map_err(TemplateError::during)?;
-    let crds: Vec<(String, String)> = chart
+    let crds = chart
         .crd_objects()
         .into_iter()
         .map(|(source, f)| (source, String::from_utf8_lossy(&f.data).into_owned()))
         .collect();
+    Ok(RenderedRelease {
+        chart,
+        values: coalesced,
+        manifests: sorted.manifests,
+        hooks: sorted.hooks,
+        crds,
+        notes,
+    })
+}
+
+/// Runs `helm template` on a loaded chart with the user's merged values: the text helm
+/// prints on stdout.
+///
+/// # Errors
+/// Helm's messages (see [`TemplateError`]).
+pub fn template(
+    chart: Chart,
+    user: &Values,
+    options: &TemplateOptions,
+) -> Result<String, TemplateError> {
+    let rendered = render_release(
+        chart,
+        user,
+        &ReleaseOptions {
+            name: options.release_name.clone(),
+            namespace: options.namespace.clone(),
+            revision: 1,
+            is_upgrade: options.is_upgrade,
+            kube_version: options.kube_version.clone(),
+            api_versions: options.api_versions.clone(),
+            skip_schema_validation: options.skip_schema_validation,
+        },
+    )?;
+    let sorted = output::Sorted {
+        manifests: rendered.manifests,
+        hooks: rendered.hooks,
+    };
     let printed = output::print(
-        &crds,
+        &rendered.crds,
         &sorted,
         &PrintOptions {
             include_crds: options.include_crds,
