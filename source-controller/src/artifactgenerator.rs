@@ -296,7 +296,7 @@ pub fn rebuild_reason(
     storage: &Storage,
 ) -> Option<&'static str> {
     let ready = status.conditions.iter().find(|c| c.type_ == types::READY);
-    if !ready.is_some_and(|c| c.status == "True") {
+    if ready.is_none_or(|c| c.status != "True") {
         return Some("not ready");
     }
     if status.observed_generation != obj.metadata.generation {
@@ -587,7 +587,7 @@ impl ArtifactGeneratorReconciler {
         if live.is_none() {
             self.check_unclaimed(obj, &ns, &output.name)
                 .await
-                .map_err(|e| failed(e))?;
+                .map_err(&failed)?;
         }
         let mut current = live
             .and_then(|ea| ea.status.as_ref())
@@ -838,7 +838,8 @@ mod tests {
     use weir_api::source_extensions::{CopyOperation, GeneratorSourceReference};
 
     fn spec(yaml: &str) -> ArtifactGeneratorSpec {
-        serde_yaml::from_str(yaml).expect("spec")
+        let value: serde_json::Value = weir_yaml::from_str(yaml).expect("spec");
+        serde_json::from_value(value).expect("spec")
     }
 
     const TWO: &str = "sources:\n- {alias: repo, kind: GitRepository, name: mono}\nartifacts:\n- name: apps\n  copy:\n  - {from: '@repo/apps/**', to: '@artifact/'}\n- name: infra\n  copy:\n  - {from: '@repo/infrastructure/', to: '@artifact/'}\n";
@@ -906,10 +907,13 @@ mod tests {
             alias: alias.into(),
             display: String::new(),
             artifact: Artifact {
+                path: "a.tar.gz".into(),
+                url: "http://x/a.tar.gz".into(),
                 revision: rev.into(),
                 digest: format!("sha256:{rev}"),
-                url: "http://x/a.tar.gz".into(),
-                ..Default::default()
+                size: None,
+                last_update_time: Time(Timestamp::UNIX_EPOCH),
+                metadata: BTreeMap::new(),
             },
         };
         let a = sources_digest(&[source("a", "1"), source("b", "2")]);

@@ -100,8 +100,8 @@ pub struct CopyError {
     pub from: String,
     /// The operation's `to`.
     pub to: String,
-    /// What went wrong.
-    pub kind: CopyErrorKind,
+    /// What went wrong (boxed: errors stay small on the success path).
+    pub kind: Box<CopyErrorKind>,
 }
 
 impl CopyError {
@@ -109,7 +109,7 @@ impl CopyError {
         CopyError {
             from: op.from.clone(),
             to: op.to.clone(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -118,7 +118,7 @@ impl CopyError {
     /// content (no match, a missing path, YAML that does not merge, an artifact too large),
     /// which a new revision of a source can fix.
     pub fn is_spec_error(&self) -> bool {
-        match &self.kind {
+        match self.kind.as_ref() {
             CopyErrorKind::InvalidSource
             | CopyErrorKind::InvalidDestination
             | CopyErrorKind::Escapes { .. }
@@ -469,7 +469,7 @@ impl Copier<'_> {
         let selection_root = selection_root(text);
         let kept: Vec<String> = matches
             .into_iter()
-            .filter(|m| m != "." && !op.excludes.exclude(m, &[&selection_root]))
+            .filter(|m| !op.excludes.exclude(m, &[&selection_root]))
             .collect();
         if kept.is_empty() {
             return Err(CopyErrorKind::AllExcluded {
@@ -841,6 +841,21 @@ mod tests {
     }
 
     #[test]
+    fn braces_or_a_closing_bracket_alone_do_not_make_a_glob() -> Result<(), CopyError> {
+        let s = sources(vec![(
+            "s",
+            tree(&[("{a,b}.yaml", "braces"), ("a.yaml", "a"), ("x]", "bracket")]),
+        )]);
+        assert_eq!(
+            built(&s, &[op("@s/{a,b}.yaml", "@artifact/")])?,
+            ["{a,b}.yaml=braces"]
+        );
+        // `]` makes a glob, but without meta characters Go's glob names the path itself.
+        assert_eq!(built(&s, &[op("@s/x]", "@artifact/d")])?, ["d/x]=bracket"]);
+        Ok(())
+    }
+
+    #[test]
     fn double_star_is_one_segment_outside_extract() -> Result<(), CopyError> {
         // `cfg/**/*.yaml` only sees `cfg/<one level>/*.yaml`.
         assert_eq!(
@@ -986,7 +1001,7 @@ mod tests {
                 "source path '../x' must stay within the source root",
             ),
         ] {
-            let err = build(&repo(), &[op.clone()], LIMITS).expect_err(want);
+            let err = build(&repo(), std::slice::from_ref(&op), LIMITS).expect_err(want);
             assert!(err.to_string().contains(want), "{err}");
             assert_eq!(
                 err.is_spec_error(),
@@ -1081,11 +1096,12 @@ mod tests {
             (
                 "env",
                 tree(&[
-                    ("values.yaml", "list: [3]\nmap: {y: 2}\n"),
+                    ("values.yaml", "list: [3]\nmap: {z: 2}\n"),
                     ("new.yaml", "n: 1"),
                 ]),
             ),
         ]);
+        const MERGED: &str = "values.yaml=a: 1\nlist:\n- 3\nmap:\n  x: 1\n  z: 2\n";
         let merge = |from: &str| with(op(from, "@artifact/"), Strategy::Merge, &[]);
         assert_eq!(
             built(
@@ -1095,7 +1111,7 @@ mod tests {
                     merge("@env/values.yaml")
                 ]
             )?,
-            ["values.yaml=a: 1\nlist:\n- 3\nmap:\n  x: 1\n  \"y\": 2\n"]
+            [MERGED]
         );
         // Nothing there yet: a plain copy, byte for byte.
         assert_eq!(built(&s, &[merge("@env/new.yaml")])?, ["new.yaml=n: 1"]);
@@ -1105,11 +1121,41 @@ mod tests {
                 &s,
                 &[op("@base/values.yaml", "@artifact/"), merge("@env/*.yaml")]
             )?[1],
-            "values.yaml=a: 1\nlist:\n- 3\nmap:\n  x: 1\n  \"y\": 2\n"
+            MERGED
         );
         assert_eq!(
             built(&s, &[op("@base/values.yaml", "@artifact/"), merge("@env/")])?[1],
-            "values.yaml=a: 1\nlist:\n- 3\nmap:\n  x: 1\n  \"y\": 2\n"
+            MERGED
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn merged_files_are_not_executable() -> Result<(), CopyError> {
+        let mut base = Tree::default();
+        base.insert_file(
+            "v.yaml",
+            File {
+                contents: b"a: 1\n".to_vec(),
+                executable: true,
+            },
+        )
+        .expect("valid path");
+        let s = sources(vec![("base", base), ("env", tree(&[("v.yaml", "b: 2\n")]))]);
+        let tree = build(
+            &s,
+            &[
+                op("@base/v.yaml", "@artifact/"),
+                with(op("@env/v.yaml", "@artifact/"), Strategy::Merge, &[]),
+            ],
+            LIMITS,
+        )?;
+        assert_eq!(
+            tree.get("v.yaml"),
+            Some(&Node::File(File {
+                contents: b"a: 1\nb: 2\n".to_vec(),
+                executable: false
+            }))
         );
         Ok(())
     }

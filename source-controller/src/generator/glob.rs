@@ -139,17 +139,18 @@ impl Glob {
         &self.text
     }
 
-    /// The paths (files and directories) of `tree` the glob matches. Go globs list them
-    /// in directory-listing order and match paths that are not clean (`./a` aside, which
-    /// reads the root) to nothing, as `io/fs` refuses them; a Go glob with no meta
-    /// character (only `]`) matches the path it names if it exists. Doublestar globs list
-    /// them depth first in lexical order, a directory before its contents, never the root.
+    /// The paths (files and directories, never the root) of `tree` the glob matches.
+    ///
+    /// Go globs list them in directory-listing order. As in `io/fs`, a literal part that is
+    /// not a clean path (`a//b/*`, `a/../*`) matches nothing, but `./*` reads the root; a
+    /// glob without meta characters (only `]`) matches the path it names, if it exists.
+    /// Doublestar globs list them depth first in lexical order, a directory before its
+    /// contents.
     pub fn paths(&self, tree: &Tree) -> Vec<String> {
         match &self.matcher {
             Matcher::Go { base, segments } => {
                 if segments.is_empty() {
-                    let exists = base == "." || (!base.is_empty() && tree.get(base).is_some());
-                    return if exists {
+                    return if tree.get(base).is_some() {
                         vec![base.clone()]
                     } else {
                         Vec::new()

@@ -143,7 +143,8 @@ fn kind_of(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Number(_) => "a number",
         Value::Bool(_) => "a boolean",
-        Value::Null | Value::Object(_) => "a mapping or null",
+        Value::Null => "null",
+        Value::Object(_) => "a mapping",
     }
 }
 
@@ -204,20 +205,22 @@ replicas: 1
 
     #[test]
     fn documents_of_a_file_merge_in_order() -> Result<(), MergeError> {
-        let destination = "a: 1\nb: {x: 1}\n---\nb: {y: 2}\n--- # comment\n---\n";
+        let destination = "a: 1\nb: {x: 1}\n---\nb: {w: 2}\n--- # comment\n---\n";
         let source = "---\nc: 3\n...\n---\na: 4\n";
         assert_eq!(
             merged(destination, source)?,
-            "a: 4\nb:\n  x: 1\n  \"y\": 2\nc: 3\n"
+            "a: 4\nb:\n  w: 2\n  x: 1\nc: 3\n"
         );
         Ok(())
     }
 
     #[test]
     fn reads_like_sigs_k8s_yaml() -> Result<(), MergeError> {
-        // YAML 1.1 booleans, later duplicate keys win, numbers are float64.
+        // YAML 1.1 booleans (keys too: `y` and `on` are `true`), later duplicate keys win,
+        // numbers are float64.
         let out = merged("", "on: yes\nk: 1\nk: 2\nbig: 9007199254740993\nf: 1.50\n")?;
         assert_eq!(out, "big: 9007199254740992\nf: 1.5\nk: 2\n\"true\": true\n");
+        assert_eq!(merged("y: 1\n", "n: 2\n")?, "\"false\": 2\n\"true\": 1\n");
         assert_eq!(merged("", "")?, "{}\n");
         assert_eq!(merged("# only a comment\n", "null\n")?, "{}\n");
         Ok(())
@@ -227,7 +230,7 @@ replicas: 1
     fn invalid_yaml_names_the_file_and_the_line() {
         let err = merged("a: 1\n", "a: 1\n---\nb: [\n").expect_err("invalid");
         assert!(
-            matches!(&err, MergeError::Source(m) if m.contains("is not valid YAML: line 4")),
+            matches!(&err, MergeError::Source(m) if m.contains("is not valid YAML: line 3")),
             "{err}"
         );
         let err = merged("- a\n- b\n", "a: 1\n").expect_err("a list");

@@ -81,9 +81,9 @@ impl Tree {
         Ok(tree)
     }
 
-    /// The entry at `path`; `.` (or the empty path) is the root directory.
+    /// The entry at `path`; `.` is the root directory.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        if path.is_empty() || path == "." {
+        if path == "." {
             return Some(&ROOT);
         }
         self.entries.get(path)
@@ -105,7 +105,7 @@ impl Tree {
     /// Every entry under the directory `dir` (`.` for the whole tree), at any depth, with
     /// its path relative to the tree root. A directory comes before what it contains.
     pub fn descendants<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Node)> {
-        let prefix = if dir.is_empty() || dir == "." {
+        let prefix = if dir == "." {
             String::new()
         } else {
             format!("{dir}/")
@@ -118,11 +118,7 @@ impl Tree {
 
     /// The names of the entries directly in the directory `dir` (`.` for the root), sorted.
     pub fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> {
-        let skip = if dir.is_empty() || dir == "." {
-            0
-        } else {
-            dir.len() + 1
-        };
+        let skip = if dir == "." { 0 } else { dir.len() + 1 };
         self.descendants(dir)
             .map(move |(path, _)| &path[skip..])
             .filter(|name| !name.contains('/'))
@@ -133,7 +129,8 @@ impl Tree {
         self.total_bytes
     }
 
-    /// Creates the directory `path` and any missing parents; an existing directory is kept.
+    /// Creates the directory `path` and any missing parents; an existing directory is kept,
+    /// and `.` (the root) always exists.
     ///
     /// # Errors
     /// An invalid path, or a file at `path` or one of its parents.
