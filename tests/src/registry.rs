@@ -1,7 +1,9 @@
 //! An OCI registry for tests: Debian's `docker-registry` (CNCF distribution, the same binary
 //! `cargo xtask cluster up` runs for the node's images) on a free loopback port, with its own
 //! temporary storage and generated config, either anonymous or behind htpasswd basic auth.
-//! Plain HTTP. Killed when dropped; a missing binary fails the test with what to install.
+//! Plain HTTP; [`Registry::start_tls`] adds an HTTPS endpoint with a certificate from a CA
+//! generated for the test (a second process serving the same storage). Killed when dropped;
+//! a missing binary fails the test with what to install.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,8 +18,28 @@ pub struct Registry {
     /// The accepted user name and password, for a registry started with
     /// [`Registry::start_with_auth`].
     pub credentials: Option<(String, String)>,
+    /// The HTTPS endpoint of a registry started with [`Registry::start_tls`].
+    pub tls: Option<RegistryTls>,
     child: Child,
     dir: tempfile::TempDir,
+}
+
+/// A second docker-registry process serving the same storage over HTTPS, with a server
+/// certificate (for `127.0.0.1` and `localhost`) issued by a CA generated for the test.
+/// Killed when dropped.
+pub struct RegistryTls {
+    /// `127.0.0.1:<port>` of the HTTPS endpoint.
+    pub base: String,
+    /// PEM of the CA that issued the server certificate (a Secret's `ca.crt`).
+    pub ca_pem: String,
+    child: Child,
+}
+
+impl Drop for RegistryTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The registry binary: `docker-registry` on `PATH` (Debian's package installs it in
@@ -76,26 +98,106 @@ impl Registry {
                 htpasswd.display()
             ));
         }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("registry config: {e}"));
-        let log = std::fs::File::create(dir.path().join("registry.log"))
-            .unwrap_or_else(|e| panic!("registry log: {e}"));
-        let child = Command::new(&bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let child = serve(&bin, dir.path(), "registry", &config);
         let mut registry = Registry {
             base,
             credentials,
+            tls: None,
             child,
             dir,
         };
         registry.wait_ready().await;
         registry
+    }
+
+    /// An anonymous registry on 127.0.0.1 reachable both over plain HTTP at
+    /// [`Registry::base`] (where `weir push artifact --insecure-registry` and the test's
+    /// own requests go) and over HTTPS at [`RegistryTls::base`] (a second docker-registry
+    /// process on the same storage, its certificate issued by [`RegistryTls::ca_pem`]).
+    pub async fn start_tls() -> Self {
+        let mut registry = Self::start().await;
+        let identity = crate::tls_server::TlsIdentity::generate("127.0.0.1");
+        let dir = registry.dir.path();
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert, &identity.server_cert_pem)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", cert.display()));
+        std::fs::write(&key, &identity.server_key_pem)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", key.display()));
+        let base = format!("127.0.0.1:{}", crate::controller::free_port());
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  \
+             filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  \
+             addr: {base}\n  secret: {secret}\n  tls:\n    certificate: {cert}\n    key: {key}\n",
+            storage = dir.join("storage").display(),
+            secret = crate::random_id(),
+            cert = cert.display(),
+            key = key.display(),
+        );
+        let child = serve(&binary(), dir, "registry-tls", &config);
+        registry.tls = Some(RegistryTls {
+            base,
+            ca_pem: identity.ca_pem,
+            child,
+        });
+        registry.wait_tls_ready().await;
+        registry
+    }
+
+    /// `oci://<HTTPS endpoint>/<repo>` of a registry started with [`Registry::start_tls`].
+    pub fn tls_oci_url(&self, repo: &str) -> String {
+        format!("oci://{}/{repo}", self.tls_endpoint().base)
+    }
+
+    fn tls_endpoint(&self) -> &RegistryTls {
+        self.tls
+            .as_ref()
+            .unwrap_or_else(|| panic!("the registry was not started with Registry::start_tls"))
+    }
+
+    /// Waits until `GET https://<tls base>/v2/` answers 200 to a client trusting only the
+    /// test CA (so the certificate chain is right before any test relies on it).
+    async fn wait_tls_ready(&mut self) {
+        let (url, ca_pem) = {
+            let tls = self.tls_endpoint();
+            (format!("https://{}/v2/", tls.base), tls.ca_pem.clone())
+        };
+        let roots = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
+            .unwrap_or_else(|e| panic!("the test CA: {e}"));
+        let http = reqwest::Client::builder()
+            .tls_certs_only(roots)
+            .build()
+            .unwrap_or_else(|e| panic!("HTTPS client: {e}"));
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(tls) = self.tls.as_mut()
+                && let Ok(Some(status)) = tls.child.try_wait()
+            {
+                panic!(
+                    "docker-registry (TLS) exited ({status}) before serving {url}:\n{}",
+                    self.tls_log()
+                );
+            }
+            let answered = http
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .map(|r| r.status().as_u16());
+            if matches!(answered, Ok(200)) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "docker-registry did not answer {url} within 20s (last: {answered:?}):\n{}",
+                self.tls_log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What the HTTPS registry process logged so far.
+    pub fn tls_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry-tls.log")).unwrap_or_default()
     }
 
     /// Waits until `GET /v2/` answers (200, or 401 behind auth); panics with the registry's
@@ -155,6 +257,23 @@ impl Registry {
         let auth = base64::engine::general_purpose::STANDARD.encode(self.creds());
         serde_json::json!({ "auths": { &self.base: { "auth": auth } } }).to_string()
     }
+}
+
+/// Writes `config` to `<dir>/<name>.yml` and starts `docker-registry serve` with it, its
+/// stderr in `<dir>/<name>.log`.
+fn serve(bin: &std::path::Path, dir: &std::path::Path, name: &str, config: &str) -> Child {
+    let config_path = dir.join(format!("{name}.yml"));
+    std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("registry config: {e}"));
+    let log = std::fs::File::create(dir.join(format!("{name}.log")))
+        .unwrap_or_else(|e| panic!("registry log: {e}"));
+    Command::new(bin)
+        .arg("serve")
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()))
 }
 
 impl Drop for Registry {

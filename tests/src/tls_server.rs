@@ -28,6 +28,11 @@ pub struct TlsIdentity {
     pub client_cert_pem: String,
     /// PEM (PKCS#8) of the client certificate's private key (a Secret's `tls.key`).
     pub client_key_pem: String,
+    /// PEM of the server certificate (for a server that is not in-process, such as
+    /// docker-registry's `http.tls.certificate`).
+    pub server_cert_pem: String,
+    /// PEM (PKCS#8) of the server certificate's private key (`http.tls.key`).
+    pub server_key_pem: String,
     /// Accepts TLS connections with the server certificate.
     pub acceptor: TlsAcceptor,
 }
@@ -96,6 +101,8 @@ impl TlsIdentity {
             ca_pem: ca.pem(),
             client_cert_pem: client_cert.pem(),
             client_key_pem: client_key.serialize_pem(),
+            server_cert_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
             acceptor: TlsAcceptor::from(Arc::new(tls)),
         }
     }

@@ -1,13 +1,17 @@
 //! source-controller fields of HelmRepository, HelmChart and OCIRepository that had no
 //! integration test, each against real parts: the real API server, chart repositories packaged
 //! and indexed by the real helm and served in-process (HTTPS with a test CA, optionally
-//! requiring a client certificate, or plain HTTP), and a real registry (Debian's
-//! docker-registry) fed by `weir push artifact`.
+//! requiring a client certificate, or plain HTTP), a real registry (Debian's docker-registry)
+//! fed by `weir push artifact` — plain HTTP, or also HTTPS with a certificate from a test CA
+//! (a second registry process on the same storage) — and a TCP listener that never answers.
 //!
 //! Covered: HelmRepository `timeout`, `suspend` (and HelmChart `suspend`), `passCredentials`,
 //! a URL with a query string, `--helm-index-max-size`, client certificates from
-//! `certSecretRef`; OCIRepository `ref.semverFilter` and `serviceAccountName`; and an OCI
-//! HelmChart whose artifact is not a Helm chart.
+//! `certSecretRef`; OCIRepository `ref.semverFilter`, `serviceAccountName`, `certSecretRef`
+//! (`ca.crt`: trusted with it; a certificate error, not an authentication failure, without it
+//! or with another CA), `timeout` (a registry that accepts and never answers), `suspend`;
+//! `interval` of HelmRepository and OCIRepository (a new chart version and a new tag picked up
+//! with no reconcile request); and an OCI HelmChart whose artifact is not a Helm chart.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,9 +20,10 @@ use weir_api::source::{HelmChart, HelmRepository, OCIRepository};
 use weir_tests::chart_repo::{ChartRepoServer, ChartSource, chart};
 use weir_tests::registry::Registry;
 use weir_tests::sources::{
-    Setup, chart_ready, chart_revision, condition, index_revision, oci_ready, oci_revision,
-    ready_message, repo_ready,
+    Setup, chart_ready, chart_revision, condition, download, file_in_tgz, index_revision,
+    oci_ready, oci_revision, ready_message, repo_ready,
 };
+use weir_tests::tls_server::TlsIdentity;
 
 const SOURCE: &str = "https://git.example.com/org/app.git";
 
@@ -509,9 +514,37 @@ async fn a_client_certificate_from_cert_secret_ref_opens_a_repository_that_requi
 
 /// An OCIRepository manifest for `url` (plain HTTP), interval 1h, with `extra` spec lines.
 fn oci_repository(name: &str, url: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: source.weir.dev/v1\nkind: OCIRepository\nmetadata:\n  name: {name}\nspec:\n  url: {url}\n  insecure: true\n  interval: 1h\n{extra}"
+    oci_repository_spec(
+        name,
+        url,
+        &format!("  insecure: true\n  interval: 1h\n{extra}"),
     )
+}
+
+/// An OCIRepository manifest for `url` with exactly the spec lines `lines` besides the URL
+/// (HTTPS unless they say `insecure: true`).
+fn oci_repository_spec(name: &str, url: &str, lines: &str) -> String {
+    format!(
+        "apiVersion: source.weir.dev/v1\nkind: OCIRepository\nmetadata:\n  name: {name}\nspec:\n  url: {url}\n{lines}"
+    )
+}
+
+/// The `tag` data of the `app.yaml` ConfigMap in an OCIRepository's stored artifact (what
+/// [`push_manifests`] wrote), downloaded from the controller's artifact server.
+async fn artifact_tag(o: &OCIRepository) -> String {
+    let url = o
+        .status
+        .as_ref()
+        .and_then(|st| st.artifact.as_ref())
+        .map(|a| a.url.clone())
+        .unwrap_or_else(|| panic!("no artifact: {:?}", o.status));
+    let tgz = download(&url).await;
+    let yaml = file_in_tgz(&tgz, "app.yaml").unwrap_or_else(|| panic!("no app.yaml in {url}"));
+    let doc: serde_json::Value = serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    doc["data"]["tag"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no data.tag: {yaml}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -677,5 +710,306 @@ async fn an_oci_helm_chart_that_is_a_flux_artifact_is_refused_by_its_config_medi
         assert!(not_stalled(&st.conditions), "{name}: {:?}", st.conditions);
         assert!(st.artifact.is_none(), "{name}: nothing stored");
     }
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn an_oci_repository_trusts_a_registry_certificate_only_through_cert_secret_ref() {
+    let s = Setup::new("ocitls").await;
+    let registry = Registry::start_tls().await;
+    // Pushed over the registry's plain-HTTP endpoint; read over its HTTPS one (same storage).
+    let digest = push_manifests(&registry, "manifests/app", "v1.0.0").await;
+    let tls = registry.tls.as_ref().expect("a TLS registry");
+    let url = registry.tls_oci_url("manifests/app");
+    let expected = format!("v1.0.0@{digest}");
+    let lines = |cert_secret: Option<&str>| {
+        let mut l = "  interval: 1h\n  ref:\n    tag: v1.0.0\n".to_string();
+        if let Some(name) = cert_secret {
+            l.push_str(&format!("  certSecretRef:\n    name: {name}\n"));
+        }
+        l
+    };
+    s.secret("registry-ca", &[("ca.crt", &tls.ca_pem)]).await;
+    let stranger = TlsIdentity::generate("127.0.0.1");
+    s.secret("other-ca", &[("ca.crt", &stranger.ca_pem)]).await;
+
+    s.create::<OCIRepository>(&oci_repository_spec(
+        "trusted",
+        &url,
+        &lines(Some("registry-ca")),
+    ))
+    .await;
+    let trusted: OCIRepository = s
+        .wait("trusted", &format!("at {expected}"), |o| {
+            oci_revision(o) == expected && oci_ready(o, "True", "Succeeded")
+        })
+        .await;
+    assert_eq!(artifact_tag(&trusted).await, "v1.0.0");
+
+    // Without the CA, and with a CA that did not issue the certificate: the handshake fails,
+    // and the message says it is the certificate (not the credentials).
+    s.create::<OCIRepository>(&oci_repository_spec("untrusted", &url, &lines(None)))
+        .await;
+    s.create::<OCIRepository>(&oci_repository_spec(
+        "wrong-ca",
+        &url,
+        &lines(Some("other-ca")),
+    ))
+    .await;
+    // Both test CAs are named "weir test CA": with the other one, the issuer is found by
+    // name and its key does not verify the signature.
+    for (name, failure) in [("untrusted", "UnknownIssuer"), ("wrong-ca", "BadSignature")] {
+        let refused: OCIRepository = s
+            .wait(name, "refused", |o| {
+                oci_ready(o, "False", "OCIArtifactPullFailed")
+            })
+            .await;
+        let st = refused.status.unwrap_or_default();
+        let message = ready_message(&st.conditions);
+        assert!(
+            message.contains(&format!("invalid peer certificate: {failure}")),
+            "{name}: a certificate error: {message}"
+        );
+        assert!(
+            message.contains(&format!("{url}:v1.0.0")),
+            "{name}: names the reference: {message}"
+        );
+        assert!(
+            condition(&st.conditions, "FetchFailed").is_some_and(|c| c.status == "True"),
+            "{name}: {:?}",
+            st.conditions
+        );
+        assert!(not_stalled(&st.conditions), "{name}: {:?}", st.conditions);
+        assert!(st.artifact.is_none(), "{name}: nothing stored");
+    }
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_registry_that_never_answers_fails_within_spec_timeout_and_is_retried() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let s = Setup::new("ocitimeout").await;
+    // Accepts connections and holds them open without ever writing a byte.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        }
+    });
+    let url = format!("oci://127.0.0.1:{port}/x");
+    let created = std::time::Instant::now();
+    s.create::<OCIRepository>(&oci_repository(
+        "silent",
+        &url,
+        "  timeout: 1s\n  ref:\n    tag: v1\n",
+    ))
+    .await;
+    let silent_repo: OCIRepository = s
+        .wait("silent", "timed out", |o| {
+            oci_ready(o, "False", "OCIArtifactPullFailed")
+        })
+        .await;
+    let took = created.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "failed after {took:?}, not about 1s"
+    );
+    let st = silent_repo.status.unwrap_or_default();
+    let message = ready_message(&st.conditions);
+    assert!(
+        message.contains(&format!("{url}:v1: timed out after 1s")),
+        "{message}"
+    );
+    assert!(not_stalled(&st.conditions), "{:?}", st.conditions);
+    assert!(
+        condition(&st.conditions, "FetchFailed").is_some_and(|c| c.status == "True"),
+        "{:?}",
+        st.conditions
+    );
+    assert!(st.artifact.is_none());
+    assert!(
+        accepted.load(Ordering::SeqCst) >= 1,
+        "the controller connected: it is the answer that never came"
+    );
+    // Retried with backoff (1s, then 2s...), each try on a new connection.
+    let first = accepted.load(Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while accepted.load(Ordering::SeqCst) <= first {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retry within 20s ({first} connections)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    silent.abort();
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_suspended_oci_repository_ignores_new_tags_until_resumed() {
+    let s = Setup::new("ocisuspend").await;
+    let registry = Registry::start().await;
+    let first = push_manifests(&registry, "manifests/app", "1.0.0").await;
+    let url = registry.oci_url("manifests/app");
+    s.create::<OCIRepository>(&oci_repository(
+        "app",
+        &url,
+        "  ref:\n    semver: '>=1.0.0'\n",
+    ))
+    .await;
+    let at_first = format!("1.0.0@{first}");
+    s.wait::<OCIRepository>("app", &format!("at {at_first}"), |o| {
+        oci_revision(o) == at_first && oci_ready(o, "True", "Succeeded")
+    })
+    .await;
+
+    s.patch::<OCIRepository>("app", serde_json::json!({"spec": {"suspend": true}}))
+        .await;
+    // Let anything already queued finish before taking the reference point.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before: OCIRepository = s.api().get("app").await.expect("get");
+    let handled_before = before
+        .status
+        .as_ref()
+        .and_then(|st| st.last_handled_reconcile_at.clone());
+    let second = push_manifests(&registry, "manifests/app", "1.1.0").await;
+    assert_ne!(first, second);
+    s.request_reconcile::<OCIRepository>("app").await;
+    tokio::time::sleep(SUSPENDED_GRACE).await;
+    let suspended: OCIRepository = s.api().get("app").await.expect("get");
+    assert_eq!(oci_revision(&suspended), at_first, "revision unchanged");
+    let st = suspended.status.clone().unwrap_or_default();
+    assert_eq!(
+        st.last_handled_reconcile_at, handled_before,
+        "the reconcile request is not handled while suspended"
+    );
+    assert_eq!(
+        artifact_tag(&suspended).await,
+        "1.0.0",
+        "artifact unchanged"
+    );
+
+    s.patch::<OCIRepository>("app", serde_json::json!({"spec": {"suspend": false}}))
+        .await;
+    let at_second = format!("1.1.0@{second}");
+    let resumed: OCIRepository = s
+        .wait("app", &format!("at {at_second}"), |o| {
+            oci_revision(o) == at_second && oci_ready(o, "True", "Succeeded")
+        })
+        .await;
+    assert_eq!(artifact_tag(&resumed).await, "1.1.0");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn sources_with_a_short_interval_pick_up_new_versions_without_a_reconcile_request() {
+    /// How long a 2s interval may take to notice a change (a few intervals, jitter, the
+    /// fetch itself).
+    const PICKUP: Duration = Duration::from_secs(15);
+    let s = Setup::new("interval").await;
+    let source = ChartSource::new();
+    source.package(&chart("app").version("1.0.0"));
+    source.index();
+    let server = ChartRepoServer::options(source.repo_dir())
+        .no_auth()
+        .plain_http()
+        .start();
+    let registry = Registry::start().await;
+    let first = push_manifests(&registry, "manifests/app", "1.0.0").await;
+
+    s.create::<HelmRepository>(
+        &helm_repository("charts", &server.base_url, "").replace("interval: 1h", "interval: 2s"),
+    )
+    .await;
+    // The chart keeps its 1h interval: it follows the repository's new index.
+    s.create::<HelmChart>(&helm_chart("app", "charts", "*"))
+        .await;
+    s.create::<OCIRepository>(&oci_repository_spec(
+        "manifests",
+        &registry.oci_url("manifests/app"),
+        "  insecure: true\n  interval: 2s\n  ref:\n    semver: '>=1.0.0'\n",
+    ))
+    .await;
+    let repo: HelmRepository = s
+        .wait("charts", "Ready", |o| repo_ready(o, "True", "Succeeded"))
+        .await;
+    let first_index = index_revision(&repo);
+    s.wait::<HelmChart>("app", "at 1.0.0", |o| {
+        chart_revision(o) == "1.0.0" && chart_ready(o, "True", "Succeeded")
+    })
+    .await;
+    let at_first = format!("1.0.0@{first}");
+    s.wait::<OCIRepository>("manifests", &format!("at {at_first}"), |o| {
+        oci_revision(o) == at_first && oci_ready(o, "True", "Succeeded")
+    })
+    .await;
+
+    // Nothing changed yet: the index is fetched again every interval, same revision.
+    let hits = server.hits("index.yaml");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.hits("index.yaml") < hits + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index was not fetched twice more within 10s: {:?}",
+            server.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let unchanged: HelmRepository = s.api().get("charts").await.expect("get");
+    assert_eq!(
+        index_revision(&unchanged),
+        first_index,
+        "same index, same revision"
+    );
+
+    source.package(&chart("app").version("1.1.0"));
+    source.index();
+    let second = push_manifests(&registry, "manifests/app", "1.1.0").await;
+    let changed = std::time::Instant::now();
+    let at_second = format!("1.1.0@{second}");
+    let manifests: OCIRepository = s
+        .wait("manifests", &format!("at {at_second}"), |o| {
+            oci_revision(o) == at_second && oci_ready(o, "True", "Succeeded")
+        })
+        .await;
+    let oci_took = changed.elapsed();
+    let repo: HelmRepository = s
+        .wait("charts", "at a new index", |o| {
+            repo_ready(o, "True", "Succeeded") && index_revision(o) != first_index
+        })
+        .await;
+    let helm_took = changed.elapsed();
+    s.wait::<HelmChart>("app", "at 1.1.0", |o| {
+        chart_revision(o) == "1.1.0" && chart_ready(o, "True", "Succeeded")
+    })
+    .await;
+    assert!(oci_took < PICKUP, "OCIRepository took {oci_took:?}");
+    assert!(helm_took < PICKUP, "HelmRepository took {helm_took:?}");
+    assert_eq!(artifact_tag(&manifests).await, "1.1.0");
+    // No reconcile request was ever made, so none was handled.
+    assert_eq!(
+        manifests
+            .status
+            .as_ref()
+            .and_then(|st| st.last_handled_reconcile_at.clone()),
+        None
+    );
+    assert_eq!(
+        repo.status
+            .as_ref()
+            .and_then(|st| st.last_handled_reconcile_at.clone()),
+        None
+    );
     s.finish().await;
 }
