@@ -5,6 +5,7 @@
 
 pub mod conditions;
 pub mod event;
+pub mod helm;
 pub mod kustomize;
 pub mod meta;
 pub mod source;

@@ -16,6 +16,7 @@ pub fn render() -> anyhow::Result<Vec<(String, String)>> {
         weir_api::source::ExternalArtifact::crd(),
         weir_api::source_extensions::ArtifactGenerator::crd(),
         weir_api::kustomize::Kustomization::crd(),
+        weir_api::helm::HelmRelease::crd(),
     ];
     crds.iter()
         .map(|crd| {
