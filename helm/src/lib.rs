@@ -14,6 +14,7 @@ pub mod action;
 pub mod chart;
 pub mod inflator;
 mod parallel;
+pub mod release;
 pub mod render;
 pub mod repo;
 pub mod sprig;
