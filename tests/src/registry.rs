@@ -237,6 +237,28 @@ impl Registry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
+    /// The manifest digest the registry reports for `repo:tag` (`Docker-Content-Digest` of a
+    /// `HEAD` over plain HTTP, with the login when there is one).
+    pub async fn manifest_digest(&self, repo: &str, tag: &str) -> String {
+        let url = format!("http://{}/v2/{repo}/manifests/{tag}", self.base);
+        let mut req = reqwest::Client::new()
+            .head(&url)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json");
+        if let Some((u, p)) = &self.credentials {
+            req = req.basic_auth(u, Some(p));
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("HEAD {url}: {e}"));
+        assert!(resp.status().is_success(), "HEAD {url}: {}", resp.status());
+        resp.headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no Docker-Content-Digest from {url}"))
+            .to_string()
+    }
+
     /// `oci://<base>/<repo>`.
     pub fn oci_url(&self, repo: &str) -> String {
         format!("oci://{}/{repo}", self.base)

@@ -13,7 +13,6 @@
 //! `interval` of HelmRepository and OCIRepository (a new chart version and a new tag picked up
 //! with no reconcile request); and an OCI HelmChart whose artifact is not a Helm chart.
 
-use std::path::Path;
 use std::time::Duration;
 
 use weir_api::source::{HelmChart, HelmRepository, OCIRepository};
@@ -25,43 +24,12 @@ use weir_tests::sources::{
 };
 use weir_tests::tls_server::TlsIdentity;
 
-const SOURCE: &str = "https://git.example.com/org/app.git";
+#[path = "support/weir_push.rs"]
+mod push;
+use push::weir_push;
 
 /// How long a suspended object is given to (wrongly) act on a reconcile request.
 const SUSPENDED_GRACE: Duration = Duration::from_secs(4);
-
-/// `weir push artifact` through the CLI's library entry point (as `oci_sources.rs` does);
-/// returns its output.
-async fn weir_push(registry: &Registry, reference: &str, dir: &Path, revision: &str) -> String {
-    let mut argv: Vec<String> = [
-        "weir",
-        "push",
-        "artifact",
-        reference,
-        "--path",
-        &dir.display().to_string(),
-        "--source",
-        SOURCE,
-        "--revision",
-        revision,
-        "--insecure-registry",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    if registry.credentials.is_some() {
-        argv.extend(["--creds".to_string(), registry.creds()]);
-    }
-    tokio::task::spawn_blocking(move || {
-        let cli =
-            <weir_cli::Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
-        let mut out = Vec::new();
-        weir_cli::run(cli, &mut out).unwrap_or_else(|e| panic!("weir push artifact: {e:#}"));
-        String::from_utf8_lossy(&out).into_owned()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Pushes a one-ConfigMap folder whose data names `tag` (so every tag has its own digest) to
 /// `<registry>/<repo>:<tag>` and returns the manifest digest the registry reports.
@@ -82,28 +50,7 @@ async fn push_manifests(registry: &Registry, repo: &str, tag: &str) -> String {
         "main@sha1:1111111111111111111111111111111111111111",
     )
     .await;
-    registry_digest(registry, repo, tag).await
-}
-
-/// The manifest digest the registry reports for `repo:tag`.
-async fn registry_digest(registry: &Registry, repo: &str, tag: &str) -> String {
-    let url = format!("http://{}/v2/{repo}/manifests/{tag}", registry.base);
-    let mut req = reqwest::Client::new()
-        .head(&url)
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json");
-    if let Some((u, p)) = &registry.credentials {
-        req = req.basic_auth(u, Some(p));
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("HEAD {url}: {e}"));
-    assert!(resp.status().is_success(), "HEAD {url}: {}", resp.status());
-    resp.headers()
-        .get("Docker-Content-Digest")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("no Docker-Content-Digest from {url}"))
-        .to_string()
+    registry.manifest_digest(repo, tag).await
 }
 
 /// A HelmRepository manifest: `url`, interval 1h, and `extra` spec lines (each indented by

@@ -3,7 +3,6 @@
 //! pushed with `weir push artifact` read through an OCIRepository and applied by a
 //! Kustomization that reports the origin revision.
 
-use std::path::Path;
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
@@ -17,7 +16,9 @@ use weir_tests::sources::{
     repo_ready, sha256,
 };
 
-const SOURCE: &str = "https://git.example.com/org/app.git";
+#[path = "support/weir_push.rs"]
+mod push;
+use push::{SOURCE, weir_push};
 
 fn oci_ready(o: &OCIRepository, status: &str, reason: &str) -> bool {
     o.status.as_ref().is_some_and(|s| {
@@ -33,59 +34,6 @@ fn oci_revision(o: &OCIRepository) -> String {
         .and_then(|s| s.artifact.as_ref())
         .map(|a| a.revision.clone())
         .unwrap_or_default()
-}
-
-/// `weir push artifact` through the CLI's library entry point; returns its output.
-async fn weir_push(registry: &Registry, reference: &str, dir: &Path, revision: &str) -> String {
-    let mut argv: Vec<String> = [
-        "weir",
-        "push",
-        "artifact",
-        reference,
-        "--path",
-        &dir.display().to_string(),
-        "--source",
-        SOURCE,
-        "--revision",
-        revision,
-        "--insecure-registry",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    if registry.credentials.is_some() {
-        argv.extend(["--creds".to_string(), registry.creds()]);
-    }
-    tokio::task::spawn_blocking(move || {
-        let cli =
-            <weir_cli::Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
-        let mut out = Vec::new();
-        weir_cli::run(cli, &mut out).unwrap_or_else(|e| panic!("weir push artifact: {e:#}"));
-        String::from_utf8_lossy(&out).into_owned()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The manifest digest the registry reports for `repo:tag`.
-async fn registry_digest(registry: &Registry, repo: &str, tag: &str) -> String {
-    let url = format!("http://{}/v2/{repo}/manifests/{tag}", registry.base);
-    let mut req = reqwest::Client::new()
-        .head(&url)
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json");
-    if let Some((u, p)) = &registry.credentials {
-        req = req.basic_auth(u, Some(p));
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("HEAD {url}: {e}"));
-    assert!(resp.status().is_success(), "HEAD {url}: {}", resp.status());
-    resp.headers()
-        .get("Docker-Content-Digest")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("no Docker-Content-Digest from {url}"))
-        .to_string()
 }
 
 #[tokio::test]
@@ -216,7 +164,7 @@ async fn manifests_pushed_with_weir_are_applied_from_an_oci_repository() {
     let rev1 = "main@sha1:1111111111111111111111111111111111111111";
     let reference = format!("{}:v1.0.0", registry.oci_url("manifests/app"));
     weir_push(&registry, &reference, dir.path(), rev1).await;
-    let digest1 = registry_digest(&registry, "manifests/app", "v1.0.0").await;
+    let digest1 = registry.manifest_digest("manifests/app", "v1.0.0").await;
 
     s.secret(
         "registry",
@@ -303,7 +251,7 @@ async fn manifests_pushed_with_weir_are_applied_from_an_oci_repository() {
     let rev2 = "main@sha1:2222222222222222222222222222222222222222";
     let reference = format!("{}:v1.1.0", registry.oci_url("manifests/app"));
     weir_push(&registry, &reference, dir.path(), rev2).await;
-    let digest2 = registry_digest(&registry, "manifests/app", "v1.1.0").await;
+    let digest2 = registry.manifest_digest("manifests/app", "v1.1.0").await;
     s.request_reconcile::<OCIRepository>("app").await;
     let expected = format!("v1.1.0@{digest2}");
     s.wait::<OCIRepository>("app", &format!("at {expected}"), |o| {
