@@ -20,8 +20,6 @@ pub mod reasons {
     pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
     /// A source in another namespace under `--no-cross-namespace-refs`.
     pub const ACCESS_DENIED: &str = "AccessDenied";
-    /// Reconciliation is disabled by the `source.extensions.weir.dev/reconcile` annotation.
-    pub const RECONCILIATION_DISABLED: &str = "ReconciliationDisabled";
 }
 
 /// Annotation that suspends a generator: `source.extensions.weir.dev/reconcile: Disabled`

@@ -180,8 +180,8 @@ where
     let seen = weir_shared::watch::RevisionChanges::default();
     move |source: K| {
         let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
-        let key = artifact(&source).map(|a| format!("{} {}", a.revision, a.digest));
-        if !seen.changed(&ns, &name, key.as_deref()) {
+        let deleting = source.meta().deletion_timestamp.is_some();
+        if !seen.artifact_changed(&ns, &name, artifact(&source).as_ref(), deleting) {
             return Vec::new();
         }
         plan::dependents(&store.state(), kind, &ns, &name)

@@ -418,7 +418,25 @@ fn entry_path<R: Read>(
     })
 }
 
+/// Longest entry path accepted, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Deepest entry path accepted, in components. Readers that keep every folder of a path
+/// (the in-memory reader does) would otherwise turn one long path into thousands of entries.
+pub const MAX_PATH_DEPTH: usize = 256;
+
 fn safe_relative(path: &Path) -> Result<PathBuf, String> {
+    if path.as_os_str().len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "entry path of {} bytes is longer than {MAX_PATH_BYTES}",
+            path.as_os_str().len()
+        ));
+    }
+    if path.components().count() > MAX_PATH_DEPTH {
+        return Err(format!(
+            "entry {} is more than {MAX_PATH_DEPTH} folders deep",
+            path.display()
+        ));
+    }
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -442,6 +460,26 @@ fn safe_relative(path: &Path) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
     use crate::archive::{FileEntry, pack};
+
+    #[test]
+    fn overlong_and_overdeep_paths_are_refused_by_both_readers() {
+        let deep = vec!["d"; MAX_PATH_DEPTH + 1].join("/");
+        let long = format!("{}/f", "x".repeat(MAX_PATH_BYTES));
+        for path in [deep, long] {
+            let bytes = pack(vec![FileEntry {
+                path: path.clone(),
+                executable: false,
+                contents: b"x".to_vec(),
+            }]);
+            let bytes = bytes.expect("packed");
+            let err = read(&bytes, Limits::default()).expect_err("refused");
+            assert!(err.contains("deep") || err.contains("longer"), "{err}");
+            let dir = tempfile::tempdir().expect("tmp");
+            let err =
+                unpack(&bytes, &dir.path().join("out"), Limits::default()).expect_err("refused");
+            assert!(err.contains("deep") || err.contains("longer"), "{err}");
+        }
+    }
 
     fn raw_tar(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(

@@ -85,6 +85,25 @@ impl RevisionChanges {
     }
 }
 
+impl RevisionChanges {
+    /// [`RevisionChanges::changed`] for a source's artifact: a new revision (even with the
+    /// same content) or new content is a change, and so is the start of the source's
+    /// deletion, so that its users notice it is going away.
+    pub fn artifact_changed(
+        &self,
+        namespace: &str,
+        name: &str,
+        artifact: Option<&weir_api::meta::Artifact>,
+        deleting: bool,
+    ) -> bool {
+        let key = artifact.map(|a| {
+            let deleting = if deleting { " deleting" } else { "" };
+            format!("{} {}{deleting}", a.revision, a.digest)
+        });
+        self.changed(namespace, name, key.as_deref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::RevisionChanges;

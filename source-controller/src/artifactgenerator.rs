@@ -113,13 +113,26 @@ impl Reconciler for ArtifactGeneratorReconciler {
             ));
         }
         let trees = self.fetch_sources(&observed).await?;
+        // Every output is built before any is stored: a build error changes nothing served.
+        let built = {
+            let (artifacts, settings) = (obj.spec.artifacts.clone(), self.settings.clone());
+            tokio::task::spawn_blocking(move || {
+                artifacts
+                    .iter()
+                    .map(|output| build_output(output, &trees, &observed, &settings))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(ag_reasons::BUILD_FAILED, format!("build task: {e}"))
+            })??
+        };
         let mut inventory = Vec::new();
-        for output in &obj.spec.artifacts {
-            let built = build_output(output, &trees, &observed, &self.settings)?;
+        for (output, built) in obj.spec.artifacts.iter().zip(built) {
             inventory.push(self.store(obj, output, built, &outputs).await?);
         }
-        self.remove_orphans(obj, &status.inventory, &inventory)
-            .await;
+        let previous = known_outputs(&status.inventory, &outputs);
+        self.remove_orphans(obj, &previous, &inventory).await;
         status.inventory = inventory;
         status.observed_sources_digest = Some(digest);
         Ok(format!(
@@ -138,7 +151,9 @@ impl Reconciler for ArtifactGeneratorReconciler {
             .as_ref()
             .map(|s| s.inventory.clone())
             .unwrap_or_default();
-        self.remove_orphans(obj, &inventory, &[]).await;
+        let outputs = self.observe_outputs(obj).await?;
+        self.remove_orphans(obj, &known_outputs(&inventory, &outputs), &[])
+            .await;
         Ok(())
     }
 }
@@ -189,6 +204,19 @@ pub fn validate(
             ));
         }
     }
+    if let Some(common) = &spec.common_metadata {
+        for (key, value) in &common.labels {
+            check_metadata_key("labels", key).map_err(&invalid)?;
+            if !is_label_value(value) {
+                return Err(invalid(format!(
+                    "commonMetadata.labels[{key:?}]: {value:?} is not a valid label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)"
+                )));
+            }
+        }
+        for key in common.annotations.keys() {
+            check_metadata_key("annotations", key).map_err(&invalid)?;
+        }
+    }
     let mut names = BTreeSet::new();
     for output in &spec.artifacts {
         if !names.insert(output.name.as_str()) {
@@ -223,6 +251,40 @@ pub fn validate(
         }
     }
     Ok(())
+}
+
+/// A label or annotation key as Kubernetes accepts it: `[prefix/]name`, the prefix a DNS
+/// subdomain, the name at most 63 letters, digits, `-`, `_`, `.` with alphanumeric ends.
+fn check_metadata_key(field: &str, key: &str) -> Result<(), String> {
+    let (prefix, name) = key.rsplit_once('/').map_or(("", key), |(p, n)| (p, n));
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() <= 253
+            && prefix.split('.').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 63
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            }));
+    if prefix_ok && !name.is_empty() && is_label_value(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "commonMetadata.{field}: {key:?} is not a valid key ([prefix/]name: a DNS subdomain prefix, a name of at most 63 letters, digits, '-', '_', '.')"
+        ))
+    }
+}
+
+fn is_label_value(value: &str) -> bool {
+    let edge = |c: Option<char>| c.is_none_or(|c| c.is_ascii_alphanumeric());
+    value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && edge(value.chars().next())
+        && edge(value.chars().last())
 }
 
 /// The copy operations of an output, with their strategies parsed.
@@ -580,15 +642,16 @@ impl ArtifactGeneratorReconciler {
                 format!("{} reconcile failed: {m}", output.name),
             )
         };
-        let written = storage
-            .write(&path, &built.archive)
-            .map_err(|e| failed(format!("writing artifact {path}: {e}")))?;
         let live = outputs.get(&output.name);
+        // Never write into the storage of an ExternalArtifact someone else produces.
         if live.is_none() {
             self.check_unclaimed(obj, &ns, &output.name)
                 .await
                 .map_err(&failed)?;
         }
+        let written = storage
+            .write(&path, &built.archive)
+            .map_err(|e| failed(format!("writing artifact {path}: {e}")))?;
         let mut current = live
             .and_then(|ea| ea.status.as_ref())
             .and_then(|s| s.artifact.clone());
@@ -600,7 +663,6 @@ impl ArtifactGeneratorReconciler {
             built.metadata,
         );
         let desired_meta = desired_metadata(obj, output);
-        let metadata_differs = live.is_none_or(|ea| !metadata_matches(ea, &desired_meta));
         let ready_differs = live
             .and_then(|ea| ea.status.as_ref())
             .is_none_or(|s| !is_ready(&s.conditions));
@@ -608,12 +670,15 @@ impl ArtifactGeneratorReconciler {
             .and_then(|ea| ea.status.as_ref())
             .and_then(|s| s.artifact.as_ref())
             != current.as_ref();
-        if metadata_differs {
+        // Applied only when the object differs from what this generator sets (older API
+        // servers record even an unchanged apply, which would wake every watcher);
+        // server-side apply then also removes labels and annotations no longer set.
+        if live.is_none_or(|ea| !metadata_matches(ea, obj, &desired_meta)) {
             self.apply_external_artifact(obj, output, &desired_meta)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }
-        if artifact_differs || ready_differs || metadata_differs {
+        if artifact_differs || ready_differs {
             self.write_external_artifact_status(&ns, &output.name, current.as_ref(), live, obj)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
@@ -746,6 +811,12 @@ impl ArtifactGeneratorReconciler {
             last_transition_time: since,
             observed_generation: live.and_then(|ea| ea.metadata.generation),
         };
+        let mut artifact = serde_json::to_value(artifact).unwrap_or_default();
+        // A merge patch keeps keys it does not mention: an emptied metadata map must be
+        // sent as null to remove the old origin revision.
+        if let Some(a) = artifact.as_object_mut() {
+            a.entry("metadata").or_insert(serde_json::Value::Null);
+        }
         let patch = json!({ "status": { "artifact": artifact, "conditions": [ready] } });
         Api::<ExternalArtifact>::namespaced(self.runtime.client.clone(), ns)
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -766,10 +837,44 @@ impl ArtifactGeneratorReconciler {
             .iter()
             .map(|r| (r.namespace.as_str(), r.name.as_str()))
             .collect();
+        let uid = obj.uid().unwrap_or_default();
         for orphan in previous
             .iter()
             .filter(|r| !keep.contains(&(r.namespace.as_str(), r.name.as_str())))
         {
+            let api =
+                Api::<ExternalArtifact>::namespaced(self.runtime.client.clone(), &orphan.namespace);
+            let existing = match api.get_opt(&orphan.name).await {
+                Ok(existing) => existing,
+                Err(e) => {
+                    tracing::warn!(error = %e, artifact = %orphan.name, "reading an ExternalArtifact to remove");
+                    continue;
+                }
+            };
+            // The name may have been taken over since (another generator, another
+            // producer): then neither the object nor its storage is ours to remove.
+            if let Some(ea) = &existing {
+                if ea.labels().get(GENERATOR_LABEL) != Some(&uid) {
+                    continue;
+                }
+                let params = DeleteParams {
+                    preconditions: Some(kube::api::Preconditions {
+                        uid: ea.uid(),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(&orphan.name, &params).await {
+                    Ok(_) => {
+                        tracing::info!(generator = %obj.name_any(), artifact = %orphan.name, "deleted ExternalArtifact no longer generated");
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, artifact = %orphan.name, "deleting ExternalArtifact");
+                        continue;
+                    }
+                }
+            }
             if let Err(e) = artifact::remove_all(
                 &self.settings.storage,
                 OUTPUT_KIND,
@@ -778,19 +883,28 @@ impl ArtifactGeneratorReconciler {
             ) {
                 tracing::warn!(error = %e.message, "removing a generated artifact's storage");
             }
-            let api =
-                Api::<ExternalArtifact>::namespaced(self.runtime.client.clone(), &orphan.namespace);
-            match api.delete(&orphan.name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    tracing::info!(generator = %obj.name_any(), artifact = %orphan.name, "deleted ExternalArtifact no longer generated")
-                }
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, artifact = %orphan.name, "deleting ExternalArtifact")
-                }
-            }
         }
     }
+}
+
+/// The outputs a generator may have produced: its inventory, and the ExternalArtifacts that
+/// carry its label (written by a reconcile that failed before recording its inventory).
+pub fn known_outputs(
+    inventory: &[GeneratedArtifactRef],
+    outputs: &Outputs,
+) -> Vec<GeneratedArtifactRef> {
+    let mut known = inventory.to_vec();
+    for (name, ea) in outputs {
+        if !known.iter().any(|r| &r.name == name) {
+            known.push(GeneratedArtifactRef {
+                name: name.clone(),
+                namespace: ea.namespace().unwrap_or_default(),
+                digest: String::new(),
+                filename: String::new(),
+            });
+        }
+    }
+    known
 }
 
 /// Labels and annotations of a generated ExternalArtifact.
@@ -817,12 +931,20 @@ pub fn desired_metadata(obj: &ArtifactGenerator, _output: &OutputArtifact) -> De
     }
 }
 
-fn metadata_matches(ea: &ExternalArtifact, desired: &DesiredMetadata) -> bool {
-    let has_all = |have: &BTreeMap<String, String>, want: &BTreeMap<String, String>| {
-        want.iter().all(|(k, v)| have.get(k) == Some(v))
-    };
-    has_all(ea.labels(), &desired.labels)
-        && has_all(ea.annotations(), &desired.annotations)
+/// Whether the object carries exactly the desired labels and annotations, the owner
+/// reference and `spec.sourceRef`.
+fn metadata_matches(
+    ea: &ExternalArtifact,
+    obj: &ArtifactGenerator,
+    desired: &DesiredMetadata,
+) -> bool {
+    let owned = ea
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == obj.uid().as_ref());
+    ea.labels() == &desired.labels
+        && ea.annotations() == &desired.annotations
+        && owned
         && ea.spec.source_ref.is_some()
 }
 
@@ -882,6 +1004,30 @@ mod tests {
             e.message,
             "artifact apps revision source alias 'other' not found"
         );
+    }
+
+    #[test]
+    fn invalid_common_metadata_stalls_before_anything_is_applied() {
+        let mut s = spec(TWO);
+        s.common_metadata = Some(weir_api::source_extensions::GeneratorCommonMetadata {
+            labels: BTreeMap::from([("team".into(), "platform".into())]),
+            annotations: BTreeMap::from([("example.com/owner".into(), "any text at all".into())]),
+        });
+        validate(&s, "ns", false).expect("valid metadata");
+        for (key, value) in [
+            ("bad key", "x"),
+            ("team", "not valid!"),
+            ("Bad_Prefix/x", "y"),
+        ] {
+            let mut s = spec(TWO);
+            s.common_metadata = Some(weir_api::source_extensions::GeneratorCommonMetadata {
+                labels: BTreeMap::from([(key.into(), value.into())]),
+                annotations: BTreeMap::new(),
+            });
+            let e = validate(&s, "ns", false).expect_err("invalid");
+            assert_eq!(e.next, weir_shared::Next::Stalled, "{key}");
+            assert!(e.message.contains("commonMetadata.labels"), "{}", e.message);
+        }
     }
 
     #[test]

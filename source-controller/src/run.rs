@@ -199,12 +199,13 @@ fn watch_generator_sources(
     fn users<K: kube::Resource<DynamicType = ()> + kube::ResourceExt + 'static>(
         store: kube::runtime::reflector::Store<ArtifactGenerator>,
         kind: &'static str,
-        revision: fn(&K) -> Option<String>,
+        artifact: fn(&K) -> Option<weir_api::meta::Artifact>,
     ) -> impl Fn(K) -> Vec<ObjectRef<ArtifactGenerator>> + Send + Sync + 'static {
         let seen = RevisionChanges::default();
         move |source: K| {
             let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
-            if !seen.changed(&ns, &name, revision(&source).as_deref()) {
+            let deleting = source.meta().deletion_timestamp.is_some();
+            if !seen.artifact_changed(&ns, &name, artifact(&source).as_ref(), deleting) {
                 return Vec::new();
             }
             store
@@ -228,34 +229,28 @@ fn watch_generator_sources(
             Api::<GitRepository>::all(client.clone()),
             config(),
             users(store.clone(), "GitRepository", |o: &GitRepository| {
-                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+                o.status.as_ref()?.artifact.clone()
             }),
         )
         .watches(
             Api::<OCIRepository>::all(client.clone()),
             config(),
             users(store.clone(), "OCIRepository", |o: &OCIRepository| {
-                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+                o.status.as_ref()?.artifact.clone()
             }),
         )
         .watches(
             Api::<HelmChart>::all(client.clone()),
             config(),
             users(store.clone(), "HelmChart", |o: &HelmChart| {
-                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+                o.status.as_ref()?.artifact.clone()
             }),
         )
         .watches(
             Api::<ExternalArtifact>::all(client.clone()),
             config(),
             users(store.clone(), "ExternalArtifact", |o: &ExternalArtifact| {
-                o.status.as_ref()?.artifact.as_ref().map(artifact_key)
+                o.status.as_ref()?.artifact.clone()
             }),
         )
-}
-
-/// What identifies an artifact for change detection: a new revision (even with the same
-/// content: `revision: "@alias"` copies it) or new content.
-fn artifact_key(a: &weir_api::meta::Artifact) -> String {
-    format!("{} {}", a.revision, a.digest)
 }

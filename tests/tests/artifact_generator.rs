@@ -173,6 +173,14 @@ fn revision_of(ea: &ExternalArtifact) -> String {
         .unwrap_or_default()
 }
 
+fn revision_url(ea: &ExternalArtifact) -> String {
+    ea.status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.url.clone())
+        .unwrap_or_default()
+}
+
 fn ea_kustomization(g: &GitOps, name: &str, artifact: &str, path: &str) -> Kustomization {
     let mut k = g.kustomization(name, path);
     k.spec.source_ref.kind = "ExternalArtifact".into();
@@ -353,15 +361,21 @@ async fn a_monorepo_split_by_a_generator_reconciles_only_the_consumer_of_the_cha
     );
 
     // A commit touching nothing either artifact copies: no new revision anywhere.
+    let digest_of = |o: &ArtifactGenerator| {
+        o.status
+            .as_ref()
+            .and_then(|st| st.observed_sources_digest.clone())
+    };
+    let after_second = wait_generator(&g, "split", "at the second commit", |s, _, _, o| {
+        s == "True" && digest_of(o) != st.observed_sources_digest
+    })
+    .await;
+    let second_digest = digest_of(&after_second);
     g.source.repo.write("README.md", "still the monorepo\n");
     let third = g.commit("docs").await;
     g.source.wait_revision("repo", &third).await;
-    wait_generator(&g, "split", "at the new commit", |s, _, _, o| {
-        s == "True"
-            && o.status
-                .as_ref()
-                .and_then(|st| st.observed_sources_digest.clone())
-                != st.observed_sources_digest
+    wait_generator(&g, "split", "at the third commit", |s, _, _, o| {
+        s == "True" && digest_of(o) != second_digest
     })
     .await;
     let apps3 = external_artifacts(&g).get("apps").await.expect("apps");
@@ -407,9 +421,12 @@ async fn a_monorepo_split_by_a_generator_reconciles_only_the_consumer_of_the_cha
         "apps"
     );
 
-    // Deleting the generator deletes what it generated.
+    // Deleting the generator deletes what it generated, storage included.
+    let apps_url = revision_url(&apps3);
     weir_tests::wait::delete_all(&g.ks, Duration::from_secs(60), "Kustomizations").await;
     objects::delete_and_wait_any(&generators(&g), "split").await;
+    let status = reqwest::get(&apps_url).await.expect("GET").status();
+    assert_eq!(status.as_u16(), 404, "the generator's storage is gone");
     assert!(
         external_artifacts(&g)
             .get_opt("apps")
@@ -511,6 +528,56 @@ spec:
         values.as_deref(),
         Some("image:\n  pullPolicy: Always\n  tag: v2\nreplicas: 3\n")
     );
+
+    // A generated ExternalArtifact is itself a source: a second generator narrows it.
+    create_generator(
+        &g,
+        "apiVersion: source.extensions.weir.dev/v1beta1
+kind: ArtifactGenerator
+metadata:
+  name: narrow
+spec:
+  sources:
+  - {alias: prod, kind: ExternalArtifact, name: app-prod}
+  artifacts:
+  - name: extra-only
+    revision: '@prod'
+    copy:
+    - {from: '@prod/extra/*.yaml', to: '@artifact/'}
+",
+    )
+    .await;
+    let narrow = wait_artifact(&g, "extra-only", "at the source's revision", |a| {
+        a.revision == env_revision
+    })
+    .await;
+    let bytes = weir_tests::sources::download(&revision_url(&narrow)).await;
+    assert_eq!(
+        weir_tests::sources::file_in_tgz(&bytes, "extra/extra.yaml").as_deref(),
+        Some(configmap("extra", "from-env").as_str()),
+        "a glob keeps the matched path relative to the source root"
+    );
+    assert!(weir_tests::sources::file_in_tgz(&bytes, "values.yaml").is_none());
+
+    // A label dropped from commonMetadata is removed from the generated object.
+    generators(&g)
+        .patch(
+            "compose",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"commonMetadata": null}})),
+        )
+        .await
+        .expect("patch");
+    weir_tests::wait::until(
+        Duration::from_secs(60),
+        "the team label removed",
+        || async {
+            let ea = external_artifacts(&g).get("app-prod").await.ok()?;
+            (!ea.labels().contains_key("team") && ea.labels().contains_key(GENERATOR_LABEL))
+                .then_some(())
+        },
+    )
+    .await;
     finish(g).await;
 }
 
@@ -659,33 +726,32 @@ async fn a_suspended_generator_waits_and_resumes_when_the_annotation_goes() {
     g.source
         .wait_revision("repo", &format!("main@sha1:{}", g.source.repo.head()))
         .await;
+    // Created suspended, so that no event ordering can let a build slip through.
     create_generator(
         &g,
-        "apiVersion: source.extensions.weir.dev/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: paused\nspec:\n  sources:\n  - {alias: mono, kind: GitRepository, name: repo}\n  artifacts:\n  - name: apps\n    copy:\n    - {from: '@mono/apps/', to: '@artifact/'}\n",
+        &format!("apiVersion: source.extensions.weir.dev/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: paused\n  annotations:\n    {RECONCILE_ANNOTATION}: disabled\nspec:\n  sources:\n  - {{alias: mono, kind: GitRepository, name: repo}}\n  artifacts:\n  - name: apps\n    copy:\n    - {{from: '@mono/apps/', to: '@artifact/'}}\n"),
     )
     .await;
-    let first = wait_artifact(&g, "apps", "ready", |_| true).await;
-    let annotate =
-        |value: Option<&str>| json!({"metadata": {"annotations": {RECONCILE_ANNOTATION: value}}});
-    generators(&g)
-        .patch(
-            "paused",
-            &PatchParams::default(),
-            &Patch::Merge(annotate(Some("Disabled"))),
-        )
-        .await
-        .expect("suspend");
-    tokio::time::sleep(Duration::from_secs(1)).await;
     g.source.repo.write("apps/cm.yaml", &configmap("cm", "2"));
     let second = g.commit("cm 2").await;
     g.source.wait_revision("repo", &second).await;
+    // A wrongly running generator writes its output within a second or two of the commit.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let during = external_artifacts(&g).get("apps").await.expect("apps");
-    assert_eq!(
-        revision_of(&during),
-        revision_of(&first),
-        "suspended: no new artifact"
+    assert!(
+        external_artifacts(&g)
+            .get_opt("apps")
+            .await
+            .expect("get")
+            .is_none(),
+        "suspended: nothing generated"
     );
+    let paused = generators(&g).get("paused").await.expect("paused");
+    assert!(
+        paused.status.is_none_or(|s| s.inventory.is_empty()),
+        "suspended: no inventory"
+    );
+    let annotate =
+        |value: Option<&str>| json!({"metadata": {"annotations": {RECONCILE_ANNOTATION: value}}});
     generators(&g)
         .patch(
             "paused",
@@ -694,10 +760,7 @@ async fn a_suspended_generator_waits_and_resumes_when_the_annotation_goes() {
         )
         .await
         .expect("resume");
-    let after = wait_artifact(&g, "apps", "at the new commit", |a| {
-        a.revision != revision_of(&first)
-    })
-    .await;
+    let after = wait_artifact(&g, "apps", "generated once resumed", |_| true).await;
     let bytes = weir_tests::sources::download(
         &after
             .status

@@ -62,7 +62,13 @@ impl Tree {
     /// The archive is refused by the untar checks, or a file and a directory share a path.
     pub fn from_archive(bytes: &[u8], limits: Limits) -> Result<Tree, String> {
         let mut tree = Tree::default();
+        // Folders a path implies are entries too: count them against the archive's entry
+        // budget, and their path bytes (bounded above by the entry's path length each)
+        // against its metadata budget, so one deep path cannot become gigabytes of names.
+        let mut path_bytes: u64 = 0;
         for entry in untar::read(bytes, limits)? {
+            let before = tree.entries.len();
+            let path_len = entry.path.len() as u64;
             match entry.kind {
                 EntryKind::Directory => tree.insert_directory(&entry.path),
                 EntryKind::File {
@@ -77,6 +83,20 @@ impl Tree {
                 ),
             }
             .map_err(|e| e.to_string())?;
+            let added = (tree.entries.len() - before) as u64;
+            path_bytes = path_bytes.saturating_add(added.saturating_mul(path_len));
+            if tree.entries.len() as u64 > limits.max_entries {
+                return Err(format!(
+                    "archive has more than {} files and folders (max_entries)",
+                    limits.max_entries
+                ));
+            }
+            if path_bytes > limits.max_metadata_bytes {
+                return Err(format!(
+                    "archive paths take more than {} bytes (max_metadata_bytes)",
+                    limits.max_metadata_bytes
+                ));
+            }
         }
         Ok(tree)
     }
