@@ -251,6 +251,27 @@ impl Applier {
         })
     }
 
+    /// Gives `namespace` to every namespaced object that has none, as `kubectl apply -n` and
+    /// Helm do; cluster-scoped kinds are left alone. A kind discovery does not know (yet) is
+    /// taken as namespaced, like most custom resources: its apply reports the unknown kind.
+    pub async fn default_namespace(&self, objects: &mut [Value], namespace: &str) {
+        for obj in objects.iter_mut() {
+            let r = ObjectRef::of(obj);
+            if !r.namespace.is_empty() {
+                continue;
+            }
+            let namespaced = match self.resolve(&r).await {
+                Ok((_, caps)) => matches!(caps.scope, Scope::Namespaced),
+                Err(_) => true,
+            };
+            if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+                && namespaced
+            {
+                meta.insert("namespace".into(), Value::String(namespace.to_string()));
+            }
+        }
+    }
+
     /// Applies every object in stages: CRDs, Namespaces and cluster RBAC first (waiting for
     /// CRDs to be established), then `*Class` kinds, then the rest.
     ///

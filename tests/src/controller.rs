@@ -236,3 +236,53 @@ impl Drop for KustomizeController {
         }
     }
 }
+
+/// A running helm-controller.
+pub struct HelmController {
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl HelmController {
+    /// Starts the controller for objects labelled `selector` and waits until it is healthy.
+    pub async fn start(selector: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("helm-controller.log");
+        let mut args = vec![
+            "--work-dir".to_string(),
+            dir.path().join("work").display().to_string(),
+        ];
+        args.extend(["--requeue-dependency", "1s"].map(String::from));
+        args.extend(extra.iter().map(|s| (*s).to_string()));
+        let child = spawn(
+            "helm-controller",
+            selector,
+            &metrics_addr,
+            None,
+            &args,
+            &log,
+        );
+        wait_healthy(&metrics_addr, "helm-controller").await;
+        Self {
+            child: Some(child),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HelmController {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
