@@ -200,6 +200,18 @@ impl Setup {
     /// Deletes the test's source objects (while the controller runs), then the namespace.
     pub async fn finish(self) {
         crate::wait::delete_all(
+            &self.api::<weir_api::helm::HelmRelease>(),
+            Duration::from_secs(60),
+            "HelmReleases",
+        )
+        .await;
+        crate::wait::delete_all(
+            &self.api::<weir_api::source_extensions::ArtifactGenerator>(),
+            Duration::from_secs(30),
+            "ArtifactGenerators",
+        )
+        .await;
+        crate::wait::delete_all(
             &self.api::<HelmChart>(),
             Duration::from_secs(30),
             "HelmCharts",

@@ -10,6 +10,7 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use weir_api::helm::HelmRelease;
 use weir_api::source::{HelmChart, HelmRepository, OCIRepository};
+use weir_api::source_extensions::ArtifactGenerator;
 use weir_helm::release::{Status, decode_release, encode_release};
 use weir_tests::chart_repo::{ChartRepoServer, ChartSource, Helm, PushOptions, chart};
 use weir_tests::cluster::kubeconfig;
@@ -882,5 +883,62 @@ spec:
     })
     .await;
     assert!(env.config_map("oci-app").await.is_none());
+    env.s.finish().await;
+}
+
+#[tokio::test]
+async fn a_chart_from_a_generated_external_artifact_is_released_and_follows_its_revision() {
+    let env = Env::new("helmrelease-ea").await;
+    let (source, _server) = chart_repository(&env).await;
+    env.s
+        .create::<HelmChart>(
+            "apiVersion: source.weir.dev/v1\nkind: HelmChart\nmetadata:\n  name: app\nspec:\n  chart: app\n  version: '0.1.x'\n  sourceRef:\n    kind: HelmRepository\n    name: charts\n  interval: 1h\n",
+        )
+        .await;
+    // The chart package, unpacked by the generator, becomes an ExternalArtifact whose root
+    // is the chart folder.
+    env.s
+        .create::<ArtifactGenerator>(
+            "apiVersion: source.extensions.weir.dev/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: charts\nspec:\n  sources:\n  - {alias: chart, kind: HelmChart, name: app}\n  artifacts:\n  - name: app-chart\n    revision: '@chart'\n    copy:\n    - {from: '@chart/app/', to: '@artifact/'}\n",
+        )
+        .await;
+    create_release(
+        &env,
+        "apiVersion: helm.weir.dev/v2
+kind: HelmRelease
+metadata:
+  name: ea
+spec:
+  interval: 1h
+  chartRef:
+    kind: ExternalArtifact
+    name: app-chart
+",
+    )
+    .await;
+    let hr = env
+        .wait("ea", "Ready at revision 1", |o| ready_true_at(o, 1))
+        .await;
+    assert_eq!(
+        hr.status.and_then(|s| s.last_attempted_revision).as_deref(),
+        Some("0.1.0")
+    );
+    let list = env.helm_json(&["list"]);
+    assert_eq!(list[0]["chart"], "app-0.1.0", "{list}");
+
+    // A new chart version reaches the release through the generated artifact's new revision.
+    source.package(&chart("app").version("0.1.1"));
+    source.index();
+    env.s.request_reconcile::<HelmRepository>("charts").await;
+    env.wait("ea", "Ready at revision 2", |o| ready_true_at(o, 2))
+        .await;
+    let history = history(&env.helm_json(&["history", "ea"]));
+    assert_eq!(
+        history,
+        [
+            (1, "superseded".to_string(), "app-0.1.0".to_string()),
+            (2, "deployed".to_string(), "app-0.1.1".to_string()),
+        ]
+    );
     env.s.finish().await;
 }
