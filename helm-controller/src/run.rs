@@ -79,31 +79,6 @@ fn matching(
         .collect()
 }
 
-/// Metadata-only watch of every object of a kind (names are all the mappers need).
-fn metadata_changes<K>(
-    client: kube::Client,
-) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, kube::runtime::watcher::Error>>
-+ Send
-+ 'static
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    use kube::runtime::WatchStreamExt;
-    let api: Api<PartialObjectMeta<K>> = Api::all(client);
-    kube::runtime::watcher(
-        api,
-        kube::runtime::watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .touched_objects()
-}
-
 /// A change to a `kind` object reconciles the HelmReleases that read values from it.
 fn users_of<K>(
     kind: &'static str,
@@ -116,25 +91,18 @@ fn users_of<K>(
     }
 }
 
-/// The HelmReleases using a chart source of `kind`, woken only when its artifact's revision
-/// or digest changes.
+/// The HelmReleases using a source of `kind`, woken only when its artifact changes.
 fn users_of_source<K>(
     store: Store<HelmRelease>,
     kind: &'static str,
     artifact: fn(&K) -> Option<Artifact>,
 ) -> impl Fn(K) -> Vec<ObjectRef<HelmRelease>> + Send + Sync + 'static
 where
-    K: kube::Resource<DynamicType = ()> + ResourceExt + 'static,
+    K: kube::Resource<DynamicType = ()> + 'static,
 {
-    let seen = weir_shared::watch::RevisionChanges::default();
-    move |source: K| {
-        let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
-        let key = artifact(&source).map(|a| format!("{} {}", a.revision, a.digest));
-        if !seen.changed(&ns, &name, key.as_deref()) {
-            return Vec::new();
-        }
-        matching(&store, |o| uses_source(o, kind, &ns, &name))
-    }
+    weir_shared::watch::on_new_artifact(artifact, move |ns, name| {
+        matching(&store, |o| uses_source(o, kind, ns, name))
+    })
 }
 
 /// Runs until SIGINT/SIGTERM or loss of leadership.
@@ -191,11 +159,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             }),
         )
         .watches_stream(
-            metadata_changes::<ConfigMap>(client.clone()),
+            weir_shared::watch::metadata_changes::<ConfigMap>(client.clone()),
             users_of("ConfigMap", store.clone()),
         )
         .watches_stream(
-            metadata_changes::<Secret>(client),
+            weir_shared::watch::metadata_changes::<Secret>(client),
             users_of("Secret", store),
         );
     tracing::info!(work_dir = %flags.work_dir.display(), "helm-controller started");

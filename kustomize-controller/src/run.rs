@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::ResourceExt;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
 use weir_api::kustomize::Kustomization;
@@ -49,31 +48,6 @@ pub struct Flags {
     /// used ones beyond it are removed (and fetched again when needed).
     #[arg(long, env = "WEIR_ARTIFACT_CACHE_BYTES", default_value_t = 1 << 30)]
     pub artifact_cache_bytes: u64,
-}
-
-/// Metadata-only watch of every object of a kind (names are all the mappers need).
-fn metadata_changes<K>(
-    client: kube::Client,
-) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, kube::runtime::watcher::Error>>
-+ Send
-+ 'static
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    use kube::runtime::WatchStreamExt;
-    let api: Api<PartialObjectMeta<K>> = Api::all(client);
-    kube::runtime::watcher(
-        api,
-        kube::runtime::watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .touched_objects()
 }
 
 /// A change to a `kind` object (by metadata) reconciles the Kustomizations that substitute
@@ -151,11 +125,11 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             }),
         )
         .watches_stream(
-            metadata_changes::<ConfigMap>(client.clone()),
+            weir_shared::watch::metadata_changes::<ConfigMap>(client.clone()),
             users_of("ConfigMap", store.clone()),
         )
         .watches_stream(
-            metadata_changes::<Secret>(client),
+            weir_shared::watch::metadata_changes::<Secret>(client),
             users_of("Secret", store),
         );
     tracing::info!(
@@ -167,23 +141,16 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     process.finish().await
 }
 
-/// The Kustomizations using a source of `kind`, woken only when its artifact's revision or
-/// digest changes.
+/// The Kustomizations using a source of `kind`, woken only when its artifact changes.
 fn users_of_source<K>(
     store: Store<Kustomization>,
     kind: &'static str,
     artifact: fn(&K) -> Option<Artifact>,
 ) -> impl Fn(K) -> Vec<ObjectRef<Kustomization>> + Send + Sync + 'static
 where
-    K: kube::Resource<DynamicType = ()> + ResourceExt + 'static,
+    K: kube::Resource<DynamicType = ()> + 'static,
 {
-    let seen = weir_shared::watch::RevisionChanges::default();
-    move |source: K| {
-        let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
-        let deleting = source.meta().deletion_timestamp.is_some();
-        if !seen.artifact_changed(&ns, &name, artifact(&source).as_ref(), deleting) {
-            return Vec::new();
-        }
-        plan::dependents(&store.state(), kind, &ns, &name)
-    }
+    weir_shared::watch::on_new_artifact(artifact, move |ns, name| {
+        plan::dependents(&store.state(), kind, ns, name)
+    })
 }

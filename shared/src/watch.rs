@@ -104,6 +104,49 @@ impl RevisionChanges {
     }
 }
 
+/// A watch mapper for a source kind: on a new artifact of a source (see
+/// [`RevisionChanges::artifact_changed`]), the objects `users(namespace, name)` names;
+/// on anything else, none.
+pub fn on_new_artifact<K, O>(
+    artifact: fn(&K) -> Option<weir_api::meta::Artifact>,
+    users: impl Fn(&str, &str) -> Vec<reflector::ObjectRef<O>> + Send + Sync + 'static,
+) -> impl Fn(K) -> Vec<reflector::ObjectRef<O>> + Send + Sync + 'static
+where
+    K: Resource + 'static,
+    O: Resource,
+    O::DynamicType: Hash + Eq,
+{
+    let seen = RevisionChanges::default();
+    move |source: K| {
+        let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
+        let deleting = source.meta().deletion_timestamp.is_some();
+        if !seen.artifact_changed(&ns, &name, artifact(&source).as_ref(), deleting) {
+            return Vec::new();
+        }
+        users(&ns, &name)
+    }
+}
+
+/// Metadata-only watch of every object of a kind (ConfigMaps, Secrets a reconcile reads), for
+/// `Controller::watches_stream`: no object data is held.
+pub fn metadata_changes<K>(
+    client: kube::Client,
+) -> impl Stream<Item = Result<kube::api::PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<kube::api::PartialObjectMeta<K>> = Api::all(client);
+    watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .touched_objects()
+}
+
 #[cfg(test)]
 mod tests {
     use super::RevisionChanges;

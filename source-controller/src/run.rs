@@ -16,7 +16,6 @@ use weir_shared::driver::{self, Runtime};
 use weir_shared::flags::ControllerFlags;
 use weir_shared::process::Process;
 use weir_shared::storage::{self, Storage};
-use weir_shared::watch::RevisionChanges;
 
 use crate::artifactgenerator::ArtifactGeneratorReconciler;
 use crate::controller::{CONTROLLER_NAME, Context, Settings};
@@ -196,18 +195,12 @@ fn watch_generator_sources(
     store: &kube::runtime::reflector::Store<ArtifactGenerator>,
     client: &kube::Client,
 ) -> kube::runtime::Controller<ArtifactGenerator> {
-    fn users<K: kube::Resource<DynamicType = ()> + kube::ResourceExt + 'static>(
+    fn users<K: kube::Resource<DynamicType = ()> + 'static>(
         store: kube::runtime::reflector::Store<ArtifactGenerator>,
         kind: &'static str,
         artifact: fn(&K) -> Option<weir_api::meta::Artifact>,
     ) -> impl Fn(K) -> Vec<ObjectRef<ArtifactGenerator>> + Send + Sync + 'static {
-        let seen = RevisionChanges::default();
-        move |source: K| {
-            let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
-            let deleting = source.meta().deletion_timestamp.is_some();
-            if !seen.artifact_changed(&ns, &name, artifact(&source).as_ref(), deleting) {
-                return Vec::new();
-            }
+        weir_shared::watch::on_new_artifact(artifact, move |ns, name| {
             store
                 .state()
                 .iter()
@@ -221,7 +214,7 @@ fn watch_generator_sources(
                 })
                 .map(|g| ObjectRef::from_obj(g.as_ref()))
                 .collect()
-        }
+        })
     }
     let config = || kube::runtime::watcher::Config::default().any_semantic();
     generators
