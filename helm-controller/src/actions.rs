@@ -125,6 +125,11 @@ pub async fn release_pass(
                 counters.ran_this_pass.push(kind);
             }
             match outcome {
+                // A release that succeeds after a remediated failure is in sync: the earlier
+                // failure no longer describes it.
+                Ok(()) if matches!(action, Action::Install | Action::Upgrade { .. }) => {
+                    last_failure = None;
+                }
                 Ok(()) => {}
                 Err(Failure::Other(e)) => return Err(e),
                 Err(Failure::Release { error, counted }) => {
@@ -637,10 +642,8 @@ async fn deploy(t: &Target<'_>, plan: Deploy, history: &[Release]) -> Result<Rel
                 Status::PendingUpgrade => "Upgrade complete".into(),
                 _ => release.info.description.clone(),
             };
-            t.storage
-                .update(&release)
-                .await
-                .map_err(DeployError::NotStored)?;
+            // Superseded first, as Helm does: a failure in between never leaves two
+            // revisions deployed.
             for old in history.iter().filter(|r| r.info.status == Status::Deployed) {
                 let mut old = old.clone();
                 // Helm keeps the description ("Install complete", ...).
@@ -650,7 +653,11 @@ async fn deploy(t: &Target<'_>, plan: Deploy, history: &[Release]) -> Result<Rel
                     .await
                     .map_err(DeployError::NotStored)?;
             }
-            prune_history(t).await.map_err(DeployError::NotStored)?;
+            t.storage
+                .update(&release)
+                .await
+                .map_err(DeployError::NotStored)?;
+            prune_history(t, release.version).await;
             Ok(release)
         }
         Err(message) => {
@@ -664,7 +671,7 @@ async fn deploy(t: &Target<'_>, plan: Deploy, history: &[Release]) -> Result<Rel
                 .update(&release)
                 .await
                 .map_err(DeployError::NotStored)?;
-            prune_history(t).await.map_err(DeployError::NotStored)?;
+            prune_history(t, release.version).await;
             Err(DeployError::Release(Box::new(release), message))
         }
     }
@@ -723,10 +730,15 @@ async fn apply_release(
     let applied: BTreeSet<ObjectRef> = objects.iter().map(ObjectRef::of).collect();
     if let Some(previous) = weir_helm::release::last_deployed(history) {
         let old = manifest_objects(t, &previous.manifest).await?;
+        // The same object under another API version is not stale: compare group, kind,
+        // namespace and name only (as Helm does), or a version bump would delete it.
+        let same = |a: &ObjectRef, b: &ObjectRef| {
+            a.group == b.group && a.kind == b.kind && a.namespace == b.namespace && a.name == b.name
+        };
         let stale: Vec<ObjectRef> = old
             .iter()
             .map(ObjectRef::of)
-            .filter(|r| !applied.contains(r))
+            .filter(|r| !applied.iter().any(|a| same(a, r)))
             .collect();
         let (_, failed) = applier.prune(&stale, &owner).await;
         if !failed.is_empty() {
@@ -762,17 +774,30 @@ fn parse_docs(source: &str, text: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(Value::is_object).collect())
 }
 
-/// Deletes the revisions beyond `maxHistory` (never the deployed one).
-async fn prune_history(t: &Target<'_>) -> Result<(), ReconcileError> {
+/// Deletes the revisions beyond `maxHistory`, never the deployed one nor `written` (the
+/// revision this action just stored, whose outcome the status must be able to find).
+/// Best effort: a revision left over costs a Secret, so failures are logged and retried by
+/// the next action.
+async fn prune_history(t: &Target<'_>, written: i64) {
     let max = usize::try_from(t.obj.spec.max_history()).unwrap_or(0);
     if max == 0 {
-        return Ok(());
+        return;
     }
-    let all = t.storage.history(&t.release_name).await?;
-    for version in history_to_prune(&all, max + 1) {
-        t.storage.delete(&t.release_name, version).await?;
+    let all = match t.storage.history(&t.release_name).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!(error = %e.message, release = %t.release_name, "reading history to prune");
+            return;
+        }
+    };
+    for version in history_to_prune(&all, max + 1)
+        .into_iter()
+        .filter(|v| *v != written)
+    {
+        if let Err(e) = t.storage.delete(&t.release_name, version).await {
+            tracing::warn!(error = %e.message, release = %t.release_name, version, "pruning release history");
+        }
     }
-    Ok(())
 }
 
 /// Marks a pending latest revision failed so that it can be acted on.
@@ -852,11 +877,11 @@ pub async fn uninstall_on_delete(
     ctx: &Context,
     storage: &Storage,
 ) -> Result<(), ReconcileError> {
-    let ours = obj.status.as_ref().is_some_and(|s| !s.history.is_empty());
-    if !ours {
+    // Only a release this object recorded, by the name and namespace it recorded.
+    let Some(snapshot) = obj.status.as_ref().and_then(|s| s.history.first()) else {
         return Ok(());
-    }
-    let release_name = obj.release_name();
+    };
+    let (release_name, release_namespace) = (snapshot.name.clone(), snapshot.namespace.clone());
     let history = storage.history(&release_name).await?;
     let t = Target {
         obj,
@@ -866,7 +891,7 @@ pub async fn uninstall_on_delete(
         values: Values::new(),
         config_digest: String::new(),
         release_name,
-        release_namespace: obj.release_namespace(),
+        release_namespace,
     };
     uninstall(&t, &history).await
 }

@@ -483,7 +483,14 @@ async fn compose_values(obj: &HelmRelease, ctx: &Context) -> Result<Values, Reco
 /// `spec.chart`, and releases the cached artifact.
 async fn cleanup(obj: &HelmRelease, ctx: &Context) -> Result<(), ReconcileError> {
     if !obj.spec.suspend {
-        let storage = Storage::new(ctx.runtime.client.clone(), &obj.storage_namespace());
+        // The release this object made, as its status recorded it: the spec may have been
+        // edited to name another release since.
+        let storage_namespace = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.storage_namespace.clone())
+            .unwrap_or_else(|| obj.storage_namespace());
+        let storage = Storage::new(ctx.runtime.client.clone(), &storage_namespace);
         actions::uninstall_on_delete(obj, ctx, &storage).await?;
     }
     if obj.spec.chart.is_some() {
