@@ -56,8 +56,9 @@ pub enum FetchError {
     },
 }
 
-/// Downloads `url` (at most `max_bytes`), checks it hashes to `digest` (`sha256:<hex>`) and
-/// unpacks it into `dest`, which must not exist yet. Returns the unpacked size in bytes.
+/// Downloads `url` (at most `limits.max_archive_bytes`), checks it hashes to `digest`
+/// (`sha256:<hex>`) and unpacks it into `dest`, which must not exist yet. Returns the unpacked
+/// size in bytes.
 ///
 /// # Errors
 /// [`FetchError`].
@@ -68,6 +69,34 @@ pub async fn fetch_and_unpack(
     dest: &Path,
     limits: untar::Limits,
 ) -> Result<u64, FetchError> {
+    let bytes = download(http, url, digest, limits.max_archive_bytes).await?;
+    let dest = dest.to_path_buf();
+    let result = tokio::task::spawn_blocking(move || untar::unpack(&bytes, &dest, limits)).await;
+    match result {
+        Ok(Ok(size)) => Ok(size),
+        Ok(Err(m)) => Err(FetchError::Unpack {
+            url: url.to_string(),
+            message: m,
+        }),
+        Err(e) => Err(FetchError::Unpack {
+            url: url.to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Downloads `url` (at most `max_bytes`, within [`DOWNLOAD_TIMEOUT`]) and checks it hashes to
+/// `digest` (`sha256:<hex>`): the bytes are returned only when they are the artifact the
+/// source announced.
+///
+/// # Errors
+/// [`FetchError::Download`] or [`FetchError::DigestMismatch`].
+pub async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    digest: &str,
+    max_bytes: u64,
+) -> Result<Vec<u8>, FetchError> {
     let download = |message: String| FetchError::Download {
         url: url.to_string(),
         message,
@@ -83,21 +112,17 @@ pub async fn fetch_and_unpack(
     }
     let too_large = || {
         download(format!(
-            "artifact is larger than the {} byte limit (max_archive_bytes)",
-            limits.max_archive_bytes
+            "artifact is larger than the {max_bytes} byte limit (max_archive_bytes)"
         ))
     };
     let announced = resp.content_length();
-    if announced.is_some_and(|n| n > limits.max_archive_bytes) {
+    if announced.is_some_and(|n| n > max_bytes) {
         return Err(too_large());
     }
-    let reserve = announced
-        .unwrap_or(0)
-        .min(MAX_PREALLOCATION)
-        .min(limits.max_archive_bytes);
+    let reserve = announced.unwrap_or(0).min(MAX_PREALLOCATION).min(max_bytes);
     let mut bytes = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
     while let Some(chunk) = resp.chunk().await.map_err(|e| download(e.to_string()))? {
-        if (bytes.len() + chunk.len()) as u64 > limits.max_archive_bytes {
+        if (bytes.len() + chunk.len()) as u64 > max_bytes {
             return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
@@ -110,19 +135,7 @@ pub async fn fetch_and_unpack(
             actual,
         });
     }
-    let dest = dest.to_path_buf();
-    let result = tokio::task::spawn_blocking(move || untar::unpack(&bytes, &dest, limits)).await;
-    match result {
-        Ok(Ok(size)) => Ok(size),
-        Ok(Err(m)) => Err(FetchError::Unpack {
-            url: url.to_string(),
-            message: m,
-        }),
-        Err(e) => Err(FetchError::Unpack {
-            url: url.to_string(),
-            message: e.to_string(),
-        }),
-    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -584,42 +584,9 @@ impl ArtifactGeneratorReconciler {
             return sources::read_artifact(storage, artifact).map_err(|e| e.message);
         }
         let max = weir_shared::untar::Limits::default().max_archive_bytes;
-        let mut resp = self
-            .http
-            .get(&artifact.url)
-            .timeout(weir_shared::fetch::DOWNLOAD_TIMEOUT)
-            .send()
+        weir_shared::fetch::download(&self.http, &artifact.url, &artifact.digest, max)
             .await
-            .map_err(|e| format!("downloading {}: {e}", artifact.url))?;
-        if !resp.status().is_success() {
-            return Err(format!(
-                "downloading {}: HTTP {}",
-                artifact.url,
-                resp.status()
-            ));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("downloading {}: {e}", artifact.url))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(format!(
-                    "downloading {}: larger than the {max} byte limit",
-                    artifact.url
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let actual = weir_shared::storage::digest_of(&bytes);
-        if actual != artifact.digest {
-            return Err(format!(
-                "artifact {} has digest {actual}, expected {}: refusing to use it",
-                artifact.url, artifact.digest
-            ));
-        }
-        Ok(bytes)
+            .map_err(|e| e.to_string())
     }
 
     /// Stores an output (content-addressed file) and writes its ExternalArtifact, both only

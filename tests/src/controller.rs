@@ -187,102 +187,78 @@ impl Drop for SourceController {
     }
 }
 
-/// A running kustomize-controller.
-pub struct KustomizeController {
+/// A running consumer controller (kustomize-controller, helm-controller): a process with
+/// its own work folder and log, killed when dropped.
+pub struct ConsumerController {
     child: Option<Child>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
+
+impl ConsumerController {
+    /// Starts the binary `name` for objects labelled `selector`, with a fresh `--work-dir`
+    /// and `--requeue-dependency requeue`, and waits until it is healthy.
+    async fn start(name: &str, selector: &str, requeue: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let metrics_addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join(format!("{name}.log"));
+        let mut args = vec![
+            "--work-dir".to_string(),
+            dir.path().join("work").display().to_string(),
+            "--requeue-dependency".to_string(),
+            requeue.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_string()));
+        let child = spawn(name, selector, &metrics_addr, None, &args, &log);
+        wait_healthy(&metrics_addr, name).await;
+        Self {
+            child: Some(child),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ConsumerController {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running kustomize-controller.
+pub struct KustomizeController(ConsumerController);
 
 impl KustomizeController {
     /// Starts the controller for objects labelled `selector` and waits until it is healthy.
     pub async fn start(selector: &str, extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let metrics_addr = format!("127.0.0.1:{}", free_port());
-        let log = dir.path().join("kustomize-controller.log");
-        let mut args = vec![
-            "--work-dir".to_string(),
-            dir.path().join("work").display().to_string(),
-        ];
-        args.extend(["--requeue-dependency", "2s"].map(String::from));
-        args.extend(extra.iter().map(|s| (*s).to_string()));
-        let child = spawn(
-            "kustomize-controller",
-            selector,
-            &metrics_addr,
-            None,
-            &args,
-            &log,
-        );
-        wait_healthy(&metrics_addr, "kustomize-controller").await;
-        Self {
-            child: Some(child),
-            log,
-            _dir: dir,
-        }
+        Self(ConsumerController::start("kustomize-controller", selector, "2s", extra).await)
     }
 
     /// The controller's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for KustomizeController {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.log()
     }
 }
 
 /// A running helm-controller.
-pub struct HelmController {
-    child: Option<Child>,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+pub struct HelmController(ConsumerController);
 
 impl HelmController {
     /// Starts the controller for objects labelled `selector` and waits until it is healthy.
     pub async fn start(selector: &str, extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let metrics_addr = format!("127.0.0.1:{}", free_port());
-        let log = dir.path().join("helm-controller.log");
-        let mut args = vec![
-            "--work-dir".to_string(),
-            dir.path().join("work").display().to_string(),
-        ];
-        args.extend(["--requeue-dependency", "1s"].map(String::from));
-        args.extend(extra.iter().map(|s| (*s).to_string()));
-        let child = spawn(
-            "helm-controller",
-            selector,
-            &metrics_addr,
-            None,
-            &args,
-            &log,
-        );
-        wait_healthy(&metrics_addr, "helm-controller").await;
-        Self {
-            child: Some(child),
-            log,
-            _dir: dir,
-        }
+        Self(ConsumerController::start("helm-controller", selector, "1s", extra).await)
     }
 
     /// The controller's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for HelmController {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.log()
     }
 }
